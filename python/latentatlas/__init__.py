@@ -1,0 +1,48 @@
+"""latentatlas: sampling, visualising and editing the latent spaces of generative models.
+
+The core ops (``slerp``, ``lerp``, ``slerp_gaussian``, ``lerp_gaussian``, ``interpolate``,
+``offset``, ``score``) run on a native C++ core (and CUDA kernels where built) and accept
+numpy arrays or torch tensors. Everything is imported lazily, so ``import latentatlas``
+stays cheap and does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_OPS = (
+    "slerp",
+    "lerp",
+    "slerp_gaussian",
+    "lerp_gaussian",
+    "interpolate",
+    "offset",
+    "score",
+    "backend_info",
+    "set_num_threads",
+    "get_num_threads",
+)
+_SUBMODULES = ("ops", "torch_ops", "models", "data", "cli")
+_FROM = {name: "ops" for name in _OPS}
+_FROM.update({"encode_dataset": "data", "LatentStore": "data"})
+
+__all__ = list(_OPS) + ["encode_dataset", "LatentStore"] + list(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    if name in _FROM:
+        value = getattr(importlib.import_module(f".{_FROM[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'latentatlas' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
