@@ -1,0 +1,178 @@
+// CPU loops for slerp / lerp and their Gaussian variants: threads over contiguous runs of
+// the flattened (row, time) space; per row the geometry of kernels/interp.h, per time a
+// vectorised linear form.
+#include <algorithm>
+#include <new>
+#include <vector>
+
+#include "../kernels/gauss.h"
+#include "../kernels/interp.h"
+#include "ops_cpu.h"
+#include "parallel.h"
+
+namespace latentatlas {
+namespace {
+
+// Each (row, time) item writes D outputs; keep at least ~64K of them per thread.
+constexpr index_t kMinElementsPerPart = 1 << 16;
+
+template <typename T>
+__attribute__((always_inline)) inline void combine(const Coeffs& c, const T* a, const T* b, T* out,
+                                                   index_t D) {
+  const double ca = c.ca, cb = c.cb;
+#pragma omp simd
+  for (index_t j = 0; j < D; ++j)
+    out[j] = static_cast<T>(ca * static_cast<double>(a[j]) + cb * static_cast<double>(b[j]));
+  if (c.k >= 0)
+    out[c.k] = static_cast<T>(ca * static_cast<double>(a[c.k]) + cb * static_cast<double>(b[c.k]) + c.ck);
+}
+
+template <typename T>
+__attribute__((always_inline)) inline void copy_row(const T* src, T* out, index_t D) {
+#pragma omp simd
+  for (index_t j = 0; j < D; ++j) out[j] = src[j];
+}
+
+// Walks items [lo, hi) of the flattened (row, time) space: setup(i, a, b) runs once per
+// row and returns false for a row with a non-finite value (reported, then skipped);
+// step(coefficient time, a, b, out) writes one output row. Endpoints are copies.
+template <typename T, typename Setup, typename Step>
+__attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, index_t lo, index_t hi,
+                                                      Setup&& setup, Step&& step) {
+  index_t row = -1;
+  bool ok = true;
+  for (index_t f = lo; f < hi; ++f) {
+    const index_t i = f / p.nT, s = f % p.nT;
+    const T* a = p.a + i * p.a_row;
+    const T* b = p.b + i * p.b_row;
+    if (i != row) {
+      row = i;
+      ok = setup(i, a, b);
+    }
+    if (!ok) continue;
+    const double t = static_cast<double>(p.t[i * p.t_row + s]);
+    T* out = p.out + i * p.out_row + s * p.out_t;
+    if (t == 0.0) {
+      copy_row(a, out, p.D);
+    } else if (t == 1.0) {
+      copy_row(b, out, p.D);
+    } else {
+      step(t, a, b, out);
+    }
+  }
+}
+
+// First pass of a row: reports a non-finite a or b row.
+template <typename T>
+__attribute__((always_inline)) inline bool row_is_finite(const T* a, const T* b, index_t D, index_t i,
+                                                         Status& st) {
+  double ma, mb, bad_a, bad_b;
+  pass_max_abs(a, b, D, ma, mb, bad_a, bad_b);
+  if (bad_a == 0.0 && bad_b == 0.0) return true;
+  st.report(bad_a != 0.0 ? kBadA : kBadB, i);
+  return false;
+}
+
+// lerp / slerp.
+template <typename T>
+__attribute__((always_inline)) inline void plain_chunk(const InterpArgs<T>& p, index_t lo,
+                                                       index_t hi, Status& st) {
+  const bool spherical = p.method == kSlerp;
+  PairGeom g{};
+  g.mode = kModeLerp;
+  walk_items(
+      p, lo, hi,
+      [&](index_t i, const T* a, const T* b) {
+        if (!spherical) return row_is_finite(a, b, p.D, i, st);
+        int bad = kNoBad;
+        g = pair_geometry(a, b, p.D, &bad);
+        if (bad != kNoBad) st.report(bad, i);
+        return bad == kNoBad;
+      },
+      [&](double t, const T* a, const T* b, T* out) { combine(interp_coeffs(g, t, spherical), a, b, out, p.D); });
+}
+
+// The Gaussian variants work on per-row tables in double: Phi(+-x) for lerp, the centred
+// CDF for slerp. Element math is transcendental, so no attempt at vectorising.
+template <typename T>
+void gaussian_chunk(const InterpArgs<T>& p, index_t lo, index_t hi, Status& st) {
+  const bool spherical = p.method == kSlerpGaussian;
+  const index_t D = p.D;
+  std::vector<double> tab(static_cast<size_t>(4 * D));
+  double* u = tab.data();  // Phi(a) (lerp) or Phi(a) - 1/2 (slerp)
+  double* v = u + D;       // the same of b
+  double* ua = u + 2 * D;  // lerp only: upper tails Phi(-a), Phi(-b)
+  double* ub = u + 3 * D;
+  PairGeom g{};
+  walk_items(
+      p, lo, hi,
+      [&](index_t i, const T* a, const T* b) {
+        if (!row_is_finite(a, b, D, i, st)) return false;
+        for (index_t j = 0; j < D; ++j) {
+          const double x = static_cast<double>(a[j]), y = static_cast<double>(b[j]);
+          if (spherical) {
+            u[j] = norm_cdf_centered(x);
+            v[j] = norm_cdf_centered(y);
+          } else {
+            u[j] = norm_cdf(x);
+            v[j] = norm_cdf(y);
+            ua[j] = norm_cdf(-x);
+            ub[j] = norm_cdf(-y);
+          }
+        }
+        int unused = kNoBad;
+        if (spherical) g = pair_geometry(u, v, D, &unused);
+        return true;
+      },
+      [&](double t, const T*, const T*, T* out) {
+        if (spherical) {
+          const Coeffs c = interp_coeffs(g, t, true);
+          for (index_t j = 0; j < D; ++j)
+            out[j] = static_cast<T>(norm_ppf_centered(c.ca * u[j] + c.cb * v[j] + (j == c.k ? c.ck : 0.0)));
+        } else {
+          for (index_t j = 0; j < D; ++j)
+            out[j] = static_cast<T>(norm_ppf_split((1.0 - t) * u[j] + t * v[j], (1.0 - t) * ua[j] + t * ub[j]));
+        }
+      });
+}
+
+LA_CLONES void plain_chunk_f32(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st) {
+  plain_chunk(p, lo, hi, st);
+}
+LA_CLONES void plain_chunk_f64(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st) {
+  plain_chunk(p, lo, hi, st);
+}
+void plain_chunk_any(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st) {
+  plain_chunk_f32(p, lo, hi, st);
+}
+void plain_chunk_any(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st) {
+  plain_chunk_f64(p, lo, hi, st);
+}
+
+}  // namespace
+
+template <typename T>
+void interp_cpu(const InterpArgs<T>& p, Status& st) {
+  const index_t items = p.B * p.nT;
+  if (items == 0 || p.D == 0) return;
+  const bool gaussian = p.method == kLerpGaussian || p.method == kSlerpGaussian;
+  // The Gaussian variants cost ~100x more per element; split them finer.
+  const index_t per_elem = gaussian ? 100 : 1;
+  const index_t min_items = std::max<index_t>(1, kMinElementsPerPart / (p.D * per_elem));
+  parallel_for(items, min_items, [&](index_t lo, index_t hi) {
+    if (!gaussian) {
+      plain_chunk_any(p, lo, hi, st);
+      return;
+    }
+    try {  // the only allocation: a per-thread table of a few rows
+      gaussian_chunk(p, lo, hi, st);
+    } catch (const std::bad_alloc&) {
+      st.report(kNoMemory, lo / p.nT);
+    }
+  });
+}
+
+template void interp_cpu<float>(const InterpArgs<float>&, Status&);
+template void interp_cpu<double>(const InterpArgs<double>&, Status&);
+
+}  // namespace latentatlas

@@ -1,0 +1,58 @@
+// The math of score(): dot products of latents with attribute vectors, and the cosine
+// form. The CPU path blocks rows and vectors for registers (cpu/score_cpu.cpp) and calls
+// these for the rows it must redo exactly; the CUDA kernel calls them per output.
+#pragma once
+
+#include <cmath>
+
+#include "../common.h"
+
+namespace latentatlas {
+
+// Dot product and both squared norms in double, with the operands pre-scaled by
+// power-of-two factors so no square overflows or underflows (the exact path).
+// Visits j = j0, j0 + step, ... (a CUDA lane's share; the CPU passes 0, 1).
+template <typename T>
+LA_HD void dot_and_norms(const T* x, const T* y, index_t D, double sx, double sy, double& dot,
+                         double& xx, double& yy, index_t j0 = 0, index_t step = 1) {
+  double d = 0.0, p = 0.0, q = 0.0;
+  for (index_t j = j0; j < D; j += step) {
+    const double u = static_cast<double>(x[j]) * sx;
+    const double v = static_cast<double>(y[j]) * sy;
+    d += u * v;
+    p += u * u;
+    q += v * v;
+  }
+  dot = d;
+  xx = p;
+  yy = q;
+}
+
+// Largest magnitude over j = j0, j0 + step, ...
+template <typename T>
+LA_HD double max_abs_strided(const T* x, index_t D, index_t j0 = 0, index_t step = 1) {
+  double m = 0.0;
+  for (index_t j = j0; j < D; j += step) {
+    const double v = fabs(static_cast<double>(x[j]));
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+// Power-of-two factor bringing m near 1: exact scaling, finite for every finite m > 0.
+LA_HD double unit_scale(double m) {
+  if (!(m > 0.0) || !(m - m == 0.0)) return 1.0;
+  int e = ilogb(m);
+  e = e < -1000 ? -1000 : (e > 1000 ? 1000 : e);
+  return ldexp(1.0, -e);
+}
+
+// Cosine from a dot product and squared norms of the same scaled operands; a zero vector
+// has no direction and scores 0 rather than NaN.
+LA_HD double cosine_from(double dot, double xx, double yy) {
+  if (!(xx > 0.0) || !(yy > 0.0)) return 0.0;
+  double c = dot / (sqrt(xx) * sqrt(yy));
+  return c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c);
+}
+
+}  // namespace latentatlas
