@@ -9,6 +9,7 @@
 
 #include "cpu/ops_cpu.h"
 #include "cpu/parallel.h"
+#include "cpu/stream.h"
 
 #ifndef LATENTATLAS_VERSION
 #define LATENTATLAS_VERSION "0.0.0"
@@ -296,5 +297,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &latentatlas::set_num_threads, py::arg("n"),
         "Threads used by the CPU kernels; n <= 0 restores the default (all cores).");
   m.def("get_num_threads", &latentatlas::get_num_threads, "Threads used by the CPU kernels.");
+  m.def("set_streaming", &latentatlas::set_streaming_mode, py::arg("mode"),
+        "Streaming (non-temporal) stores for large outputs: -1 automatic (default), 0 never, 1 always.");
+  m.def("get_streaming", &latentatlas::streaming_mode, "The streaming-store mode (-1, 0 or 1).");
   m.def("build_info", &build_info, "Compiler, SIMD dispatch and version of this build.");
 }

@@ -467,3 +467,31 @@ def test_native_module_rejects_bad_arguments_without_crashing():
         _core.interp(1, a, a, t.astype(np.float64), np.zeros((2, 1, 3), np.float32))
     with pytest.raises(ValueError, match="t must have 1 or 2 rows"):
         _core.interp(1, a, a, np.zeros((3, 1), np.float32), np.zeros((2, 1, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streaming_stores_write_the_same_values(dtype):
+    """Large outputs use non-temporal stores; force them on small, misaligned outputs."""
+    from latentatlas import _core
+
+    a, b = pairs(9, 131, dtype, seed=14)
+    a[3] = 0.0
+    b[4] = -2 * a[4]  # antipodal row: the e_k term goes through the streamed writer too
+    t = np.array([0.0, 0.3, 1.0, 1.7], dtype)
+    z = a[:5]
+    V = b[:2]
+    al = np.array([[1.0, -0.5], [0.0, 2.0], [0.25, 0.25]], dtype)
+    before = _core.get_streaming()
+    try:
+        results = {}
+        for mode in (0, 1):
+            _core.set_streaming(mode)
+            buf = np.zeros(9 * 4 * 131 + 1, dtype)
+            out = buf[1:].reshape(9, 4, 131)  # not 64-byte aligned
+            results[mode] = (la.slerp(a, b, t, out=out).copy(), la.lerp(a, b, t), la.offset(z, V, al))
+        for x, y in zip(results[0], results[1]):
+            np.testing.assert_array_equal(x, y)
+        np.testing.assert_allclose(results[1][0], ref.interpolate(a, b, t, "slerp"), **TOL[dtype])
+    finally:
+        _core.set_streaming(before)
+    assert _core.get_streaming() == before == -1

@@ -9,6 +9,7 @@
 #include "../kernels/interp.h"
 #include "ops_cpu.h"
 #include "parallel.h"
+#include "stream.h"
 
 namespace latentatlas {
 namespace {
@@ -18,19 +19,17 @@ constexpr index_t kMinElementsPerPart = 1 << 16;
 
 template <typename T>
 __attribute__((always_inline)) inline void combine(const Coeffs& c, const T* a, const T* b, T* out,
-                                                   index_t D) {
-  const double ca = c.ca, cb = c.cb;
-#pragma omp simd
-  for (index_t j = 0; j < D; ++j)
-    out[j] = static_cast<T>(ca * static_cast<double>(a[j]) + cb * static_cast<double>(b[j]));
-  if (c.k >= 0)
-    out[c.k] = static_cast<T>(ca * static_cast<double>(a[c.k]) + cb * static_cast<double>(b[c.k]) + c.ck);
+                                                   index_t D, bool stream) {
+  const double ca = c.ca, cb = c.cb, ck = c.ck;
+  const index_t k = c.k;  // -1 unless antipodal
+  write_row(out, D, stream, [&](index_t j) {
+    return ca * static_cast<double>(a[j]) + cb * static_cast<double>(b[j]) + (j == k ? ck : 0.0);
+  });
 }
 
 template <typename T>
-__attribute__((always_inline)) inline void copy_row(const T* src, T* out, index_t D) {
-#pragma omp simd
-  for (index_t j = 0; j < D; ++j) out[j] = src[j];
+__attribute__((always_inline)) inline void copy_row(const T* src, T* out, index_t D, bool stream) {
+  write_row(out, D, stream, [&](index_t j) { return src[j]; });
 }
 
 // Walks items [lo, hi) of the flattened (row, time) space: setup(i, a, b) runs once per
@@ -38,7 +37,7 @@ __attribute__((always_inline)) inline void copy_row(const T* src, T* out, index_
 // step(coefficient time, a, b, out) writes one output row. Endpoints are copies.
 template <typename T, typename Setup, typename Step>
 __attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, index_t lo, index_t hi,
-                                                      Setup&& setup, Step&& step) {
+                                                      bool stream, Setup&& setup, Step&& step) {
   index_t row = -1;
   bool ok = true;
   for (index_t f = lo; f < hi; ++f) {
@@ -53,13 +52,14 @@ __attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, in
     const double t = static_cast<double>(p.t[i * p.t_row + s]);
     T* out = p.out + i * p.out_row + s * p.out_t;
     if (t == 0.0) {
-      copy_row(a, out, p.D);
+      copy_row(a, out, p.D, stream);
     } else if (t == 1.0) {
-      copy_row(b, out, p.D);
+      copy_row(b, out, p.D, stream);
     } else {
       step(t, a, b, out);
     }
   }
+  if (stream) stream_fence();
 }
 
 // First pass of a row: reports a non-finite a or b row.
@@ -78,10 +78,11 @@ template <typename T>
 __attribute__((always_inline)) inline void plain_chunk(const InterpArgs<T>& p, index_t lo,
                                                        index_t hi, Status& st) {
   const bool spherical = p.method == kSlerp;
+  const bool stream = use_streaming(p.B * p.nT * p.D * static_cast<index_t>(sizeof(T)));
   PairGeom g{};
   g.mode = kModeLerp;
   walk_items(
-      p, lo, hi,
+      p, lo, hi, stream,
       [&](index_t i, const T* a, const T* b) {
         if (!spherical) return row_is_finite(a, b, p.D, i, st);
         int bad = kNoBad;
@@ -89,7 +90,9 @@ __attribute__((always_inline)) inline void plain_chunk(const InterpArgs<T>& p, i
         if (bad != kNoBad) st.report(bad, i);
         return bad == kNoBad;
       },
-      [&](double t, const T* a, const T* b, T* out) { combine(interp_coeffs(g, t, spherical), a, b, out, p.D); });
+      [&](double t, const T* a, const T* b, T* out) {
+        combine(interp_coeffs(g, t, spherical), a, b, out, p.D, stream);
+      });
 }
 
 // The Gaussian variants work on per-row tables in double: Phi(+-x) for lerp, the centred
@@ -105,7 +108,7 @@ void gaussian_chunk(const InterpArgs<T>& p, index_t lo, index_t hi, Status& st) 
   double* ub = u + 3 * D;
   PairGeom g{};
   walk_items(
-      p, lo, hi,
+      p, lo, hi, false,
       [&](index_t i, const T* a, const T* b) {
         if (!row_is_finite(a, b, D, i, st)) return false;
         for (index_t j = 0; j < D; ++j) {

@@ -7,32 +7,34 @@
 #include "../kernels/offset.h"
 #include "ops_cpu.h"
 #include "parallel.h"
+#include "stream.h"
 
 namespace latentatlas {
 namespace {
 
 constexpr index_t kMinElementsPerPart = 1 << 16;
 
-// Adds the table row to each latent row in [lo, hi) of the flattened (n, a) space.
-// chk collects z + delta - (z + delta): NaN exactly when a sum is not finite.
+// Adds the table row to each latent row in [lo, hi) of the flattened (n, a) space and
+// returns the sum of z - z over the latents it read: NaN exactly when one was not finite.
 template <typename T>
 __attribute__((always_inline)) inline double add_rows(const OffsetArgs<T>& p, const double* delta,
                                                       index_t lo, index_t hi) {
+  const bool stream = use_streaming(p.N * p.A * p.D * static_cast<index_t>(sizeof(T)));
   double chk = 0.0;
   for (index_t f = lo; f < hi; ++f) {
     const index_t n = f / p.A, a = f % p.A;
     const T* z = p.z + n * p.z_row;
-    const double* d = delta + a * p.D;
-    T* out = p.out + n * p.out_row + a * p.out_a;
-    double c = 0.0;
+    if (a == 0 || f == lo) {
+      double c = 0.0;
 #pragma omp simd reduction(+ : c)
-    for (index_t j = 0; j < p.D; ++j) {
-      const double o = static_cast<double>(z[j]) + d[j];
-      c += o - o;
-      out[j] = static_cast<T>(o);
+      for (index_t j = 0; j < p.D; ++j) c += static_cast<double>(z[j]) - static_cast<double>(z[j]);
+      chk += c;
     }
-    chk += c;
+    const double* d = delta + a * p.D;
+    write_row(p.out + n * p.out_row + a * p.out_a, p.D, stream,
+              [&](index_t j) { return static_cast<double>(z[j]) + d[j]; });
   }
+  if (stream) stream_fence();
   return chk;
 }
 

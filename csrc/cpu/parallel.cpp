@@ -1,4 +1,5 @@
 #include "parallel.h"
+#include "stream.h"
 
 #include <unistd.h>
 
@@ -136,6 +137,13 @@ void parallel_for(index_t n, index_t min_per_part,
   Pool* pool = pool_for(get_num_threads());
   if (!pool->run(parts, part_fn)) fn(0, n);
 }
+
+namespace {
+std::atomic<int> g_streaming{-1};
+}
+
+int streaming_mode() { return g_streaming.load(std::memory_order_relaxed); }
+void set_streaming_mode(int mode) { g_streaming.store(mode < 0 ? -1 : (mode > 0 ? 1 : 0)); }
 
 const char* simd_level() {
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(LA_NO_CLONES)
