@@ -25,11 +25,11 @@ _OPS = (
     "set_num_threads",
     "get_num_threads",
 )
-_SUBMODULES = ("ops", "torch_ops", "models", "data", "cli")
+_SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot")
 _FROM = {name: "ops" for name in _OPS}
-_FROM.update({"encode_dataset": "data", "LatentStore": "data"})
+_FROM.update({"encode_dataset": "data", "LatentStore": "data", "AtDot": "atdot"})
 
-__all__ = list(_OPS) + ["encode_dataset", "LatentStore"] + list(_SUBMODULES) + ["__version__"]
+__all__ = list(_OPS) + ["encode_dataset", "LatentStore", "AtDot"] + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:

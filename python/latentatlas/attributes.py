@@ -1,0 +1,493 @@
+"""Attribute vectors in latent space (section 3 of the paper and the blog post).
+
+- :func:`mean_difference`: the mean of the latents with an attribute minus the mean of
+  those without, for every attribute of a label matrix in one pass (streaming over chunks
+  of a latent store that need not fit in memory).
+- :func:`balanced`: bias-corrected vectors by replication (§3.1): the latents are split
+  into the 2ⁿ cells of n chosen attributes, each cell is replicated up to the size of the
+  largest, and each attribute's vector is taken over the balanced set, so the other
+  attributes are equally represented on both of its sides.
+- :func:`synthetic`: vectors from data augmentation (§3.2): encode images and the same
+  images augmented (blur, brightness, noise or any callable), difference of the means.
+- :func:`decouple`: the orthogonal-projection alternative later work uses: remove from
+  each vector its component in the span of the others.
+- :func:`centroid_vectors`: the blog's class-centroid vectors for all pairs of classes.
+- :func:`traverse`, :func:`attribute_grid`, :func:`edit`: apply vectors with the native
+  ``offset`` kernel (Figures 6 and 8, "edit this image").
+
+Class sums run on the native ``score`` kernel in float64: for a chunk ``Z`` (n, D) and
+weights ``W`` (K, n) it computes ``W @ Z`` as ``score(W, Zᵀ)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Any, Callable, Iterable, Sequence, Union
+
+import numpy as np
+
+from . import ops
+
+__all__ = [
+    "mean_difference",
+    "balance_weights",
+    "balanced",
+    "synthetic",
+    "gaussian_blur",
+    "adjust_brightness",
+    "add_noise",
+    "decouple",
+    "centroid_vectors",
+    "traverse",
+    "attribute_grid",
+    "edit",
+]
+
+Chunks = Iterable[tuple[Any, Any]]
+Attr = Union[int, str]
+
+
+def _as_float_matrix(x: Any, name: str) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
+    return arr
+
+
+def _as_labels(y: Any, n: int, name: str = "labels") -> np.ndarray:
+    if hasattr(y, "detach"):
+        y = y.detach().cpu().numpy()
+    arr = np.asarray(y)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be (N,) or (N, K), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have one row per latent ({n}), got {arr.shape[0]}")
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be 0/1 values, got dtype {arr.dtype}")
+    if arr.size and not np.isin(arr, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1")
+    return arr.astype(np.float64)
+
+
+def _weighted_sums(weights: np.ndarray, latents: np.ndarray) -> np.ndarray:
+    """``weights (K, n) @ latents (n, D)`` in float64 on the native score kernel."""
+    z = latents.astype(np.float64, copy=False)
+    if not np.isfinite(z).all():
+        raise ValueError("latents contain NaN or Inf")
+    return ops.score(np.ascontiguousarray(weights, dtype=np.float64), np.ascontiguousarray(z.T))
+
+
+def _chunks(latents: Any, labels: Any, chunk_size: int) -> Iterable[tuple[np.ndarray, Any]]:
+    if labels is None:
+        if isinstance(latents, np.ndarray) or hasattr(latents, "detach"):
+            raise TypeError("labels are required unless latents is an iterable of (latents, labels) chunks")
+        yield from latents
+        return
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    z = _as_float_matrix(latents, "latents")
+    for start in range(0, max(z.shape[0], 1), chunk_size):
+        yield z[start:start + chunk_size], labels[start:start + chunk_size]
+
+
+def _names(label_names: Sequence[str] | None, K: int) -> list[str]:
+    if label_names is None:
+        return [str(k) for k in range(K)]
+    names = list(label_names)
+    if len(names) != K:
+        raise ValueError(f"label_names must name the {K} label columns, got {len(names)} names")
+    return names
+
+
+def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[str] | None = None,
+                    chunk_size: int = 65536) -> np.ndarray:
+    """Attribute vectors by mean difference: ``mean(z | y_k = 1) − mean(z | y_k = 0)``.
+
+    Args:
+        latents: ``(N, D)`` latents (numpy, a memory map, or a CPU tensor); or, with
+            ``labels=None``, an iterable of ``(latents_chunk, labels_chunk)`` pairs, so a
+            latent store larger than memory can be streamed.
+        labels: ``(N, K)`` 0/1 labels (``(N,)`` for one attribute).
+        label_names: names of the K label columns, used in error messages.
+        chunk_size: rows per pass of the kernel when ``latents`` is an array.
+
+    Returns:
+        ``(K, D)`` float64 vectors, or ``(D,)`` when ``labels`` is 1-D.
+
+    Raises:
+        ValueError: shape mismatches, non-0/1 labels, NaN/Inf latents, no data, or an
+            attribute with no positive or no negative example (named).
+    """
+    one_d = labels is not None and np.ndim(labels) == 1
+    sums = totals = None
+    pos = None
+    n_total = 0
+    for z, y in _chunks(latents, labels, chunk_size):
+        z = _as_float_matrix(z, "latents")
+        y = _as_labels(y, z.shape[0])
+        if sums is None:
+            sums = np.zeros((y.shape[1], z.shape[1]))
+            totals = np.zeros(z.shape[1])
+            pos = np.zeros(y.shape[1])
+        if y.shape[1] != sums.shape[0] or z.shape[1] != sums.shape[1]:
+            raise ValueError(f"every chunk must have {sums.shape[1]} latent columns and {sums.shape[0]} label "
+                             f"columns, got {z.shape[1]} and {y.shape[1]}")
+        if z.shape[0] == 0:
+            continue
+        # One kernel call: the label rows and a row of ones (the total) together.
+        s = _weighted_sums(np.vstack([y.T, np.ones((1, z.shape[0]))]), z)
+        sums += s[:-1]
+        totals += s[-1]
+        pos += y.sum(axis=0)
+        n_total += z.shape[0]
+    if sums is None or n_total == 0:
+        raise ValueError("mean_difference needs at least one latent")
+    names = _names(label_names, sums.shape[0])
+    neg = n_total - pos
+    for k, name in enumerate(names):
+        if pos[k] == 0 or neg[k] == 0:
+            side = "positive" if pos[k] == 0 else "negative"
+            raise ValueError(f"attribute {name!r} has no {side} example; its mean difference is undefined")
+    vectors = sums / pos[:, None] - (totals[None, :] - sums) / neg[:, None]
+    return vectors[0] if one_d else vectors
+
+
+def _attr_columns(attrs: Sequence[Attr], names: list[str]) -> list[int]:
+    cols = []
+    for a in attrs:
+        if isinstance(a, (int, np.integer)) and not isinstance(a, bool):
+            if not 0 <= a < len(names):
+                raise ValueError(f"attribute index {a} is out of range for {len(names)} label columns")
+            cols.append(int(a))
+        elif isinstance(a, str):
+            if a not in names:
+                raise ValueError(f"unknown attribute {a!r}; label names are {names}")
+            cols.append(names.index(a))
+        else:
+            raise TypeError(f"attributes are named by index or name, got {type(a).__name__}")
+    if len(set(cols)) != len(cols):
+        raise ValueError("attributes must be distinct")
+    if not cols:
+        raise ValueError("balanced needs at least one attribute")
+    return cols
+
+
+def balance_weights(labels: Any, attrs: Sequence[Attr], *, label_names: Sequence[str] | None = None,
+                    empty: str = "error") -> tuple[np.ndarray, dict[tuple[int, ...], tuple[int, int]]]:
+    """How many times each latent appears once every cell is replicated to the largest.
+
+    The cells are the 2ⁿ combinations of the chosen attributes' values. A cell of ``c``
+    latents is replicated whole ``M // c`` times and its first ``M % c`` latents once more,
+    so every cell holds exactly ``M`` (the size of the largest cell).
+
+    Args:
+        labels: ``(N, K)`` 0/1 labels.
+        attrs: the n attributes to balance over, by column index or name.
+        label_names: names of the label columns (needed to name attributes).
+        empty: ``"error"`` (default) raises on an empty cell; ``"drop"`` warns and
+            balances over the non-empty cells only.
+
+    Returns:
+        ``(weights, cells)``: per-latent replication counts ``(N,)`` int, and for each cell
+        (a tuple of attribute values) its ``(original, replicated)`` sizes.
+
+    Raises:
+        ValueError: unknown attributes, empty cells (with ``empty="error"``), no labels.
+    """
+    y = _as_labels(labels, len(labels))
+    names = _names(label_names, y.shape[1])
+    cols = _attr_columns(attrs, names)
+    if empty not in ("error", "drop"):
+        raise ValueError(f"empty must be 'error' or 'drop', got {empty!r}")
+    if y.shape[0] == 0:
+        raise ValueError("balance needs at least one latent")
+    codes = (y[:, cols] > 0.5).astype(np.int64) @ (1 << np.arange(len(cols)))
+    counts = np.bincount(codes, minlength=1 << len(cols))
+    cells: dict[tuple[int, ...], tuple[int, int]] = {}
+    empties = [c for c in range(1 << len(cols)) if counts[c] == 0]
+    if empties:
+        described = ", ".join("(" + ", ".join(f"{names[col]}={(c >> i) & 1}" for i, col in enumerate(cols)) + ")"
+                              for c in empties)
+        if empty == "error":
+            raise ValueError(f"empty cell(s) {described}: cannot balance these attributes; "
+                             "pass empty='drop' to balance over the other cells")
+        warnings.warn(f"balancing without empty cell(s) {described}", RuntimeWarning, stacklevel=2)
+    M = int(counts.max())
+    weights = np.zeros(y.shape[0], dtype=np.int64)
+    for c in range(1 << len(cols)):
+        idx = np.flatnonzero(codes == c)
+        key = tuple((c >> i) & 1 for i in range(len(cols)))
+        if idx.size == 0:
+            cells[key] = (0, 0)
+            continue
+        weights[idx] = M // idx.size
+        weights[idx[: M % idx.size]] += 1
+        cells[key] = (int(idx.size), int(weights[idx].sum()))
+    return weights, cells
+
+
+def balanced(latents: Any, labels: Any, attrs: Sequence[Attr], *, label_names: Sequence[str] | None = None,
+             empty: str = "error") -> np.ndarray:
+    """Bias-corrected attribute vectors by replication (§3.1 of the paper).
+
+    For the n attributes ``attrs``, the latents are replicated so that all 2ⁿ cells of
+    their values are equally large (see :func:`balance_weights`), and each attribute's
+    mean-difference vector is taken over that balanced set: the other chosen attributes
+    are then equally represented among its positives and negatives, so a "smiling"
+    vector balanced against "male" no longer carries a gender component.
+
+    Returns:
+        ``(n, D)`` float64 vectors in the order of ``attrs``.
+
+    Raises:
+        ValueError: as :func:`balance_weights` and :func:`mean_difference`.
+    """
+    z = _as_float_matrix(latents, "latents")
+    y = _as_labels(labels, z.shape[0])
+    names = _names(label_names, y.shape[1])
+    cols = _attr_columns(attrs, names)
+    w, _ = balance_weights(y, attrs, label_names=names, empty=empty)
+    wf = w.astype(np.float64)
+    sel = y[:, cols]
+    rows = np.vstack([(sel * wf[:, None]).T, wf[None, :]])
+    s = _weighted_sums(rows, z)
+    pos_w = (sel * wf[:, None]).sum(axis=0)
+    neg_w = wf.sum() - pos_w
+    for i, col in enumerate(cols):
+        if pos_w[i] == 0 or neg_w[i] == 0:
+            raise ValueError(f"attribute {names[col]!r} has no {'positive' if pos_w[i] == 0 else 'negative'} "
+                             "example after balancing")
+    return s[:-1] / pos_w[:, None] - (s[-1][None, :] - s[:-1]) / neg_w[:, None]
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def _images(x: Any, name: str = "images") -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.ndim != 4:
+        raise ValueError(f"{name} must be (N, C, H, W), got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be float images in [0, 1], got dtype {arr.dtype}")
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contain NaN or Inf")
+    return arr.astype(np.float32, copy=False)
+
+
+def gaussian_blur(images: Any, sigma: float = 1.0) -> np.ndarray:
+    """Separable Gaussian blur of NCHW images (reflecting borders); ``sigma`` in pixels."""
+    x = _images(images)
+    if not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    out = x.astype(np.float64)
+    for axis in (2, 3):
+        pad = [(0, 0)] * 4
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect" if out.shape[axis] > radius else "edge")
+        acc = np.zeros_like(out)
+        for i, w in enumerate(taps):
+            acc += w * np.take(padded, np.arange(i, i + out.shape[axis]), axis=axis)
+        out = acc
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def adjust_brightness(images: Any, factor: float = 0.6) -> np.ndarray:
+    """Images scaled by ``factor`` (< 1 darkens), clipped to [0, 1]."""
+    x = _images(images)
+    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor >= 0):
+        raise ValueError(f"factor must be a non-negative number, got {factor!r}")
+    return np.clip(x * factor, 0.0, 1.0).astype(np.float32)
+
+
+def add_noise(images: Any, std: float = 0.1, *, seed: int = 0) -> np.ndarray:
+    """Images plus Gaussian pixel noise of ``std``, clipped to [0, 1] (seeded)."""
+    x = _images(images)
+    if not (isinstance(std, (int, float)) and np.isfinite(std) and std >= 0):
+        raise ValueError(f"std must be a non-negative number, got {std!r}")
+    rng = np.random.default_rng(seed)
+    return np.clip(x + rng.normal(0.0, std, size=x.shape), 0.0, 1.0).astype(np.float32)
+
+
+_AUGMENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "blur": gaussian_blur,
+    "brightness": adjust_brightness,
+    "dark": adjust_brightness,
+    "noise": add_noise,
+}
+
+
+def _encode(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
+    import torch
+
+    chunks = []
+    for start in range(0, images.shape[0], batch_size):
+        z = model.encode(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])))
+        z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
+        chunks.append(z.astype(np.float64))
+    return np.concatenate(chunks)
+
+
+def synthetic(model: Any, images: Any, augment: str | Callable[[np.ndarray], Any] = "blur", *,
+              batch_size: int = 256, **augment_args: Any) -> np.ndarray:
+    """A synthetic attribute vector from data augmentation (§3.2 of the paper).
+
+    Encodes ``images`` and ``augment(images)`` and returns the difference of the means,
+    ``mean(encode(augmented)) − mean(encode(images))``: e.g. a "blur" vector that needs no
+    labels, and so none of their biases.
+
+    Args:
+        model: anything with ``encode(x)`` taking NCHW float images in [0, 1].
+        images: ``(N, C, H, W)`` images in [0, 1].
+        augment: ``"blur"``, ``"brightness"`` (alias ``"dark"``), ``"noise"``, or a callable
+            mapping an NCHW float array to one of the same shape.
+        batch_size: images per ``encode`` call.
+        **augment_args: passed to the named augmentation (``sigma``, ``factor``, ``std``).
+
+    Returns:
+        ``(D,)`` float64 vector.
+
+    Raises:
+        TypeError: a model without ``encode``, a non-callable augmentation.
+        ValueError: an unknown augmentation name, bad images, an augmentation that changes
+            the shape or returns NaN.
+    """
+    if not callable(getattr(model, "encode", None)):
+        raise TypeError(f"{type(model).__name__} has no encode(); synthetic vectors need an encoder")
+    x = _images(images)
+    if x.shape[0] == 0:
+        raise ValueError("synthetic needs at least one image")
+    if isinstance(augment, str):
+        if augment not in _AUGMENTS:
+            raise ValueError(f"unknown augmentation {augment!r}; choose one of {sorted(_AUGMENTS)} or pass a callable")
+        fn = _AUGMENTS[augment]
+        aug = fn(x, **augment_args)
+    elif callable(augment):
+        aug = augment(x.copy(), **augment_args)
+    else:
+        raise TypeError(f"augment must be a name or a callable, got {type(augment).__name__}")
+    aug = _images(aug, "augmented images")
+    if aug.shape != x.shape:
+        raise ValueError(f"the augmentation changed the image shape from {x.shape} to {aug.shape}")
+    return _encode(model, aug, batch_size).mean(axis=0) - _encode(model, x, batch_size).mean(axis=0)
+
+
+# ----------------------------------------------------------------------------- decoupling
+
+
+def decouple(vectors: Any) -> np.ndarray:
+    """Removes from each vector its projection on the span of the others.
+
+    The orthogonal-projection way of decoupling attributes (an alternative to
+    :func:`balanced`): the result's row k is orthogonal to every other input row, and its
+    dot product with input row k is unchanged in sign.
+
+    Raises:
+        ValueError: fewer than two vectors, NaN/Inf, or a vector that lies in the span of
+            the others (nothing would be left of it).
+    """
+    V = _as_float_matrix(vectors, "vectors").astype(np.float64)
+    if V.shape[0] < 2:
+        raise ValueError(f"decouple needs at least two vectors, got {V.shape[0]}")
+    if not np.isfinite(V).all():
+        raise ValueError("vectors contain NaN or Inf")
+    out = np.empty_like(V)
+    for k in range(V.shape[0]):
+        others = np.delete(V, k, axis=0)
+        coef, *_ = np.linalg.lstsq(others.T, V[k], rcond=None)
+        rest = V[k] - others.T @ coef
+        if np.linalg.norm(rest) <= 1e-10 * np.linalg.norm(V[k]):
+            raise ValueError(f"vector {k} lies in the span of the others; it cannot be decoupled")
+        out[k] = rest
+    return out
+
+
+# ----------------------------------------------------------------------------- centroids
+
+
+def centroid_vectors(latents: Any, classes: Any) -> dict[tuple[int, int], np.ndarray]:
+    """The blog's interpolation vectors: ``{(a, b): mean(class a) − mean(class b)}`` for
+    every pair of classes ``a < b`` present (45 pairs for the ten digits).
+
+    Raises:
+        ValueError: shape mismatches, fewer than two classes, NaN/Inf latents.
+    """
+    z = _as_float_matrix(latents, "latents")
+    c = np.asarray(classes.detach().cpu().numpy() if hasattr(classes, "detach") else classes)
+    if c.ndim != 1 or c.shape[0] != z.shape[0]:
+        raise ValueError(f"classes must be (N,) with N = {z.shape[0]}, got shape {c.shape}")
+    if c.dtype.kind not in "iu":
+        raise TypeError(f"classes must be integers, got dtype {c.dtype}")
+    ids = np.unique(c)
+    if ids.size < 2:
+        raise ValueError(f"centroid vectors need at least two classes, got {ids.size}")
+    onehot = (c[None, :] == ids[:, None]).astype(np.float64)
+    means = _weighted_sums(onehot, z) / onehot.sum(axis=1, keepdims=True)
+    return {(int(ids[i]), int(ids[j])): means[i] - means[j]
+            for i, j in itertools.combinations(range(ids.size), 2)}
+
+
+# ----------------------------------------------------------------------------- applying
+
+
+def traverse(z: Any, vectors: Any, strengths: Any) -> Any:
+    """Latents moved along one or more vectors at a grid of strengths (Figure 6).
+
+    ``strengths`` is ``(A,)`` for a single vector ``(D,)``, or ``(A, K)`` for K vectors.
+    Returns ``(N, A, D)`` (``(A, D)`` for one latent), same kind and dtype as ``z``.
+    """
+    return ops.offset(z, vectors, strengths)
+
+
+def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
+    """The two-attribute grid of Figure 8: cell ``(i, j)`` is ``z + ys[i]·vector_y +
+    xs[j]·vector_x``. Returns ``(N, len(ys), len(xs), D)`` (or without N for one latent).
+    """
+    xs_a = np.asarray(xs, dtype=np.float64).reshape(-1)
+    ys_a = np.asarray(ys, dtype=np.float64).reshape(-1)
+    if xs_a.size == 0 or ys_a.size == 0:
+        raise ValueError("xs and ys must each hold at least one strength")
+    gx, gy = np.meshgrid(xs_a, ys_a)
+    alphas = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    if hasattr(z, "detach"):
+        import torch
+
+        V = torch.stack([torch.as_tensor(vector_x), torch.as_tensor(vector_y)]).to(z)
+    else:
+        V = np.stack([np.asarray(vector_x), np.asarray(vector_y)]).astype(np.asarray(z).dtype, copy=False)
+    out = ops.offset(z, V, alphas)
+    return out.reshape(tuple(out.shape[:-2]) + (ys_a.size, xs_a.size, out.shape[-1]))
+
+
+def edit(model: Any, images: Any, vectors: Any, strengths: Any, *, batch_size: int = 256) -> np.ndarray:
+    """"Edit this image": encode, move along the vectors at each strength, decode.
+
+    Returns ``(N, A, C, H, W)`` images in [0, 1] (A strengths, as in :func:`traverse`).
+    """
+    if not callable(getattr(model, "encode", None)) or not callable(getattr(model, "decode", None)):
+        raise TypeError(f"{type(model).__name__} needs encode() and decode() to edit images")
+    x = _images(images)
+    z = _encode(model, x, batch_size).astype(np.float32)
+    V = np.asarray(vectors, dtype=np.float32)
+    moved = ops.offset(z, V, strengths)
+    N, A, D = moved.shape
+    import torch
+
+    flat = moved.reshape(N * A, D)
+    decoded = []
+    for start in range(0, flat.shape[0], batch_size):
+        out = model.decode(torch.from_numpy(np.ascontiguousarray(flat[start:start + batch_size])))
+        decoded.append(out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out))
+    imgs = np.concatenate(decoded)
+    return imgs.reshape((N, A) + imgs.shape[1:])
