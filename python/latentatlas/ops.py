@@ -303,6 +303,8 @@ def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any) -> Array:
 def _interpolate_nograd(a: Array, b: Array, t: Array, method: str, out: Any = None) -> Array:
     """Interpolation without autograd: the body of the custom op and of the public ops.
     ``t`` must already be an array/tensor of a's kind, dtype and device."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     kind = _check_data([("a", a), ("b", b)])
     B, D, Bt, T, out_shape = interp_layout(_shape(a), _shape(b), _shape(t))
     result = _prepare_out(out, kind, a, out_shape, f"a of shape {_shape(a)} and t of shape {_shape(t)}")
