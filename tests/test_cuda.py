@@ -77,3 +77,36 @@ def test_errors_on_device(device):
         la.slerp(a, a.cpu(), 0.5)
     with pytest.raises(TypeError, match="t is a numpy array"):
         la.slerp(a, a, np.array([0.5]))
+
+
+def test_device_path_logic_with_the_torch_fallback(monkeypatch):
+    """Runs the CUDA dispatch of ops.py on CPU tensors (treated as a device without _cuda
+    kernels): the torch fallback, out= handling and the finite checks."""
+    from latentatlas import _backend, ops
+
+    monkeypatch.setattr(ops, "_on_cuda", lambda kind, x: kind == "torch")
+    monkeypatch.setattr(_backend, "_use_cuda_kernels", lambda x: False)
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(5, 33, generator=g, dtype=torch.float64)
+    b = torch.randn(5, 33, generator=g, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+    for method in METHODS:
+        want = ref.interpolate(a.numpy(), b.numpy(), t.numpy(), method)
+        np.testing.assert_allclose(la.interpolate(a, b, t, method).numpy(), want, rtol=1e-11, atol=1e-11)
+        out = torch.empty(5, 3, 33, dtype=torch.float64)
+        assert la.interpolate(a, b, t, method, out=out) is out
+        np.testing.assert_allclose(out.numpy(), want, rtol=1e-11, atol=1e-11)
+    strided = torch.zeros(5, 6, 33, dtype=torch.float64)[:, ::2]
+    la.slerp(a, b, t, out=strided)
+    np.testing.assert_allclose(strided.numpy(), ref.interpolate(a.numpy(), b.numpy(), t.numpy(), "slerp"),
+                               rtol=1e-11, atol=1e-11)
+    V = b[:2]
+    al = torch.tensor([[1.0, -1.0], [0.5, 2.0]], dtype=torch.float64)
+    np.testing.assert_allclose(la.offset(a, V, al).numpy(), ref.offset(a.numpy(), V.numpy(), al.numpy()),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(la.score(a, V, normalize=True).numpy(), ref.score(a.numpy(), V.numpy(), True),
+                               rtol=1e-12, atol=1e-12)
+    bad = a.clone()
+    bad[1, 1] = float("inf")
+    with pytest.raises(ValueError, match="a contains NaN or Inf"):
+        la.slerp(bad, b, 0.5)

@@ -89,10 +89,27 @@ def _rows(x: Any) -> Any:
     return x if x.shape[-1] <= 1 or x.stride(-1) == 1 else x.contiguous()
 
 
-def cuda_interpolate(method: int, a: Any, b: Any, t: Any) -> Any:
-    """(B, T, D) interpolation of CUDA tensors a, b (B, D) at t (Bt, T)."""
+def _target(out: Any, shape: tuple[int, ...], like: Any, inputs: tuple[Any, ...]) -> Any:
+    """``out`` viewed as ``shape`` when the kernels can write it directly (contiguous, and
+    sharing no storage with an input), else a new tensor."""
     import torch
 
+    if out is not None and out.is_contiguous():
+        ptr = out.untyped_storage().data_ptr()
+        if not any(x.untyped_storage().data_ptr() == ptr for x in inputs):
+            return out.view(shape)
+    return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+def _finish(out: Any, target: Any) -> Any:
+    if out is not None and target.data_ptr() != out.data_ptr():
+        out.copy_(target.reshape(out.shape))
+    return target
+
+
+def cuda_interpolate(method: int, a: Any, b: Any, t: Any, out: Any = None) -> Any:
+    """(B, T, D) interpolation of CUDA tensors a, b (B, D) at t (Bt, T), into ``out``
+    (any shape holding B·T·D elements) when given."""
     B, D = a.shape
     T = t.shape[1]
     if not _use_cuda_kernels(a):
@@ -100,48 +117,44 @@ def cuda_interpolate(method: int, a: Any, b: Any, t: Any) -> Any:
         from .ops import METHODS
 
         name = {code: n for n, code in METHODS.items()}[method]
-        return _torch_impl.interpolate_rows(a, b, t, name)
+        return _finish(out, _torch_impl.interpolate_rows(a, b, t, name))
     a, b, t = _rows(a), _rows(b), t.contiguous()
-    out = torch.empty((B, T, D), dtype=a.dtype, device=a.device)
+    target = _target(out, (B, T, D), a, (a, b, t))
     device, stream = _launch_args(a)
     cuda_module().interp(method, _dtype_code(a), a.data_ptr(), a.stride(0), b.data_ptr(), b.stride(0),
-                         t.data_ptr(), 0 if t.shape[0] == 1 else t.stride(0), out.data_ptr(), B, T, D,
+                         t.data_ptr(), 0 if t.shape[0] == 1 else t.stride(0), target.data_ptr(), B, T, D,
                          device, stream)
-    return out
+    return _finish(out, target)
 
 
-def cuda_offset(z: Any, vectors: Any, alphas: Any) -> Any:
+def cuda_offset(z: Any, vectors: Any, alphas: Any, out: Any = None) -> Any:
     """(N, A, D) offsets of CUDA tensors z (N, D) along vectors (K, D) at alphas (A, K)."""
-    import torch
-
     N, D = z.shape
     K = vectors.shape[0]
     A = alphas.shape[0]
     if not _use_cuda_kernels(z):
         from . import _torch_impl
 
-        return _torch_impl.offset(z, vectors, alphas)
+        return _finish(out, _torch_impl.offset(z, vectors, alphas))
     z, vectors, alphas = _rows(z), _rows(vectors), alphas.contiguous()
-    out = torch.empty((N, A, D), dtype=z.dtype, device=z.device)
+    target = _target(out, (N, A, D), z, (z, vectors, alphas))
     device, stream = _launch_args(z)
     cuda_module().offset(_dtype_code(z), z.data_ptr(), z.stride(0), vectors.data_ptr(), vectors.stride(0),
-                         alphas.data_ptr(), out.data_ptr(), N, A, K, D, device, stream)
-    return out
+                         alphas.data_ptr(), target.data_ptr(), N, A, K, D, device, stream)
+    return _finish(out, target)
 
 
-def cuda_score(z: Any, vectors: Any, normalize: bool) -> Any:
+def cuda_score(z: Any, vectors: Any, normalize: bool, out: Any = None) -> Any:
     """(N, K) dot products (or cosines) of CUDA tensors z (N, D) and vectors (K, D)."""
-    import torch
-
     N, D = z.shape
     K = vectors.shape[0]
     if not _use_cuda_kernels(z):
         from . import _torch_impl
 
-        return _torch_impl.score(z, vectors, normalize)
+        return _finish(out, _torch_impl.score(z, vectors, normalize))
     z, vectors = _rows(z), _rows(vectors)
-    out = torch.empty((N, K), dtype=z.dtype, device=z.device)
+    target = _target(out, (N, K), z, (z, vectors))
     device, stream = _launch_args(z)
     cuda_module().score(_dtype_code(z), z.data_ptr(), z.stride(0), vectors.data_ptr(), vectors.stride(0),
-                        bool(normalize), out.data_ptr(), N, K, D, device, stream)
-    return out
+                        bool(normalize), target.data_ptr(), N, K, D, device, stream)
+    return _finish(out, target)

@@ -312,11 +312,8 @@ def _interpolate_nograd(a: Array, b: Array, t: Array, method: str, out: Any = No
         return result
     if _on_cuda(kind, a):
         _check_finite_torch([("a", a), ("b", b), ("t", t)])
-        value = _backend.cuda_interpolate(METHODS[method], a.reshape(B, D), b.reshape(B, D), t.reshape(Bt, T))
-        if out is not None:
-            result.copy_(value.reshape(out_shape))
-            return result
-        return value.reshape(out_shape)
+        _backend.cuda_interpolate(METHODS[method], a.reshape(B, D), b.reshape(B, D), t.reshape(Bt, T), result)
+        return result
     a2 = _numpy_view("a", a).reshape(B, D)
     b2 = _numpy_view("b", b).reshape(B, D)
     t2 = np.ascontiguousarray(_numpy_view("t", t).reshape(Bt, T))
@@ -435,11 +432,8 @@ def _offset_nograd(z: Array, vectors: Array, alphas: Array, out: Any = None) -> 
         return result
     if _on_cuda(kind, z):
         _check_finite_torch([("z", z), ("vectors", vectors), ("alphas", alphas)])
-        value = _backend.cuda_offset(z.reshape(N, D), vectors.reshape(K, D), alphas.reshape(A, K))
-        if out is not None:
-            result.copy_(value.reshape(out_shape))
-            return result
-        return value.reshape(out_shape)
+        _backend.cuda_offset(z.reshape(N, D), vectors.reshape(K, D), alphas.reshape(A, K), result)
+        return result
     z2 = _numpy_view("z", z).reshape(N, D)
     v2 = _numpy_view("vectors", vectors).reshape(K, D)
     al2 = np.ascontiguousarray(_numpy_view("alphas", alphas).reshape(A, K))
@@ -487,11 +481,8 @@ def _score_nograd(z: Array, vectors: Array, normalize: bool, out: Any = None) ->
         return result
     if _on_cuda(kind, z):
         _check_finite_torch([("z", z), ("vectors", vectors)])
-        value = _backend.cuda_score(z.reshape(N, D), vectors.reshape(K, D), normalize)
-        if out is not None:
-            result.copy_(value.reshape(out_shape))
-            return result
-        return value.reshape(out_shape)
+        _backend.cuda_score(z.reshape(N, D), vectors.reshape(K, D), normalize, result)
+        return result
     z2 = _numpy_view("z", z).reshape(N, D)
     v2 = _numpy_view("vectors", vectors).reshape(K, D)
     _native_into(lambda target: _score_native(z2, v2, normalize, target), (z2, v2), result, kind, (N, K))
