@@ -48,7 +48,7 @@ __attribute__((always_inline)) inline void copy_row(const T* src, T* out, index_
 
 // Walks items [lo, hi) of the flattened (row, time) space: setup(i, a, b) runs once per
 // row and returns false for a row with a non-finite value (reported, then skipped);
-// step(coefficient time, a, b, out) writes one output row. Endpoints are copies.
+// step(t, s, a, b, out) writes the output row of time index s. Endpoints are copies.
 template <typename T, typename Setup, typename Step>
 __attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, index_t lo, index_t hi,
                                                       bool stream, Setup&& setup, Step&& step) {
@@ -70,7 +70,7 @@ __attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, in
     } else if (t == 1.0) {
       copy_row(b, out, p.D, stream);
     } else {
-      step(t, a, b, out);
+      step(t, s, a, b, out);
     }
   }
   if (stream) stream_fence();
@@ -87,10 +87,11 @@ __attribute__((always_inline)) inline bool row_is_finite(const T* a, const T* b,
   return false;
 }
 
-// lerp / slerp.
+// lerp / slerp. Slerp rows get all their coefficients at once (slerp_coeffs_row
+// vectorises over the times) into per-thread buffers of 2T doubles.
 template <typename T>
 __attribute__((always_inline)) inline void plain_chunk(const InterpArgs<T>& p, index_t lo,
-                                                       index_t hi, Status& st) {
+                                                       index_t hi, Status& st, double* ca, double* cb) {
   const bool spherical = p.method == kSlerp;
   const bool stream = use_streaming(p.B * p.nT * p.D * static_cast<index_t>(sizeof(T)));
   PairGeom g{};
@@ -102,10 +103,14 @@ __attribute__((always_inline)) inline void plain_chunk(const InterpArgs<T>& p, i
         int bad = kNoBad;
         g = pair_geometry(a, b, p.D, &bad);
         if (bad != kNoBad) st.report(bad, i);
+        if (bad == kNoBad && g.mode == kModeSlerp) slerp_coeffs_row(g, p.t + i * p.t_row, p.nT, ca, cb);
         return bad == kNoBad;
       },
-      [&](double t, const T* a, const T* b, T* out) {
-        combine(interp_coeffs(g, t, spherical), a, b, out, p.D, stream);
+      [&](double t, index_t s, const T* a, const T* b, T* out) {
+        if (spherical && g.mode == kModeSlerp)
+          combine(Coeffs{ca[s], cb[s], 0.0, -1}, a, b, out, p.D, stream);
+        else
+          combine(interp_coeffs(g, t, spherical), a, b, out, p.D, stream);
       });
 }
 
@@ -141,7 +146,7 @@ void gaussian_chunk(const InterpArgs<T>& p, index_t lo, index_t hi, Status& st) 
         if (spherical) g = pair_geometry(u, v, D, &unused);
         return true;
       },
-      [&](double t, const T*, const T*, T* out) {
+      [&](double t, index_t, const T*, const T*, T* out) {
         if (spherical) {
           const Coeffs c = interp_coeffs(g, t, true);
           for (index_t j = 0; j < D; ++j)
@@ -153,17 +158,19 @@ void gaussian_chunk(const InterpArgs<T>& p, index_t lo, index_t hi, Status& st) 
       });
 }
 
-LA_CLONES void plain_chunk_f32(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st) {
-  plain_chunk(p, lo, hi, st);
+LA_CLONES void plain_chunk_f32(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st, double* ca,
+                               double* cb) {
+  plain_chunk(p, lo, hi, st, ca, cb);
 }
-LA_CLONES void plain_chunk_f64(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st) {
-  plain_chunk(p, lo, hi, st);
+LA_CLONES void plain_chunk_f64(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st, double* ca,
+                               double* cb) {
+  plain_chunk(p, lo, hi, st, ca, cb);
 }
-void plain_chunk_any(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st) {
-  plain_chunk_f32(p, lo, hi, st);
+void plain_chunk_any(const InterpArgs<float>& p, index_t lo, index_t hi, Status& st, double* ca, double* cb) {
+  plain_chunk_f32(p, lo, hi, st, ca, cb);
 }
-void plain_chunk_any(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st) {
-  plain_chunk_f64(p, lo, hi, st);
+void plain_chunk_any(const InterpArgs<double>& p, index_t lo, index_t hi, Status& st, double* ca, double* cb) {
+  plain_chunk_f64(p, lo, hi, st, ca, cb);
 }
 
 }  // namespace
@@ -177,12 +184,13 @@ void interp_cpu(const InterpArgs<T>& p, Status& st) {
   const index_t per_elem = gaussian ? 100 : 1;
   const index_t min_items = std::max<index_t>(1, kMinElementsPerPart / (p.D * per_elem));
   parallel_for(items, min_items, [&](index_t lo, index_t hi) {
-    if (!gaussian) {
-      plain_chunk_any(p, lo, hi, st);
-      return;
-    }
-    try {  // the only allocation: a per-thread table of a few rows
-      gaussian_chunk(p, lo, hi, st);
+    try {  // the only allocations: per-thread tables of a row or of a row's times
+      if (gaussian) {
+        gaussian_chunk(p, lo, hi, st);
+      } else {
+        std::vector<double> coef(p.method == kSlerp ? static_cast<size_t>(2 * p.nT) : 0);
+        plain_chunk_any(p, lo, hi, st, coef.data(), coef.data() + (coef.empty() ? 0 : p.nT));
+      }
     } catch (const std::bad_alloc&) {
       st.report(kNoMemory, lo / p.nT);
     }

@@ -182,44 +182,77 @@ LA_HD void finish_antipodal(PairGeom& g, const T* a, index_t D, const VecScale& 
   g.su = sqrt(1.0 - g.ak * g.ak);
 }
 
-// The whole per-row geometry, in three passes over the row (the CPU path; the CUDA
-// kernel does the same passes as block reductions and calls finish_geometry). *bad
-// receives kBadA/kBadB when a row holds NaN or Inf.
+// Pass over a row for the fast path: a.a, b.b and a.b in double.
 template <typename T>
-LA_HD PairGeom pair_geometry(const T* a, const T* b, index_t D, int* bad) {
+LA_HD void pass_dots(const T* a, const T* b, index_t D, double& aa, double& bb, double& ab,
+                     index_t j0 = 0, index_t step = 1) {
+  double u = 0.0, v = 0.0, w = 0.0;
+#if !defined(__CUDACC__)
+#pragma omp simd reduction(+ : u, v, w)
+#endif
+  for (index_t j = j0; j < D; j += step) {
+    const double x = static_cast<double>(a[j]);
+    const double y = static_cast<double>(b[j]);
+    u += x * x;
+    v += y * y;
+    w += x * y;
+  }
+  aa = u;
+  bb = v;
+  ab = w;
+}
+
+// Below this |cos omega| the angle follows accurately from the dot product
+// (|a^ -+ b^|^2 = 2 -+ 2 cos omega lose at most a factor 10 of relative precision).
+constexpr double kDotCosLimit = 0.9;
+// Squared norms in this range have neither overflowed nor lost bits to underflow.
+constexpr double kSafeSqMin = 1e-280, kSafeSqMax = 1e280;
+
+// The careful path: scaled passes that survive any finite magnitude and find NaN/Inf.
+template <typename T>
+LA_HD PairGeom pair_geometry_scaled(const T* a, const T* b, index_t D, int* bad) {
   PairGeom g{};
   g.mode = kModeLerp;
   g.k = -1;
-  double ma, mb, qa, qb;
-  VecScale sa, sb;
-  if (sizeof(T) == 4) {
-    // float32 squares cannot overflow or underflow in double: one pass finds the sums,
-    // and a non-finite sum is exactly a non-finite input.
-    pass_sum_sq(a, b, D, 1.0, 1.0, 1.0, 1.0, qa, qb);
-    if (!is_finite(qa) || !is_finite(qb)) {
-      *bad = !is_finite(qa) ? kBadA : kBadB;
-      return g;
-    }
-    ma = qa > 0.0 ? 1.0 : 0.0;
-    mb = qb > 0.0 ? 1.0 : 0.0;
-    sa = VecScale{0, 1.0, 1.0};
-    sb = sa;
-  } else {
-    double bad_a, bad_b;
-    pass_max_abs(a, b, D, ma, mb, bad_a, bad_b);
-    if (bad_a != 0.0 || bad_b != 0.0) {  // NaN compares unequal to 0 as well
-      *bad = (bad_a != 0.0) ? kBadA : kBadB;
-      return g;
-    }
-    sa = vec_scale(ma);
-    sb = vec_scale(mb);
-    pass_sum_sq(a, b, D, sa.s1, sa.s2, sb.s1, sb.s2, qa, qb);
+  double ma, mb, bad_a, bad_b, qa, qb;
+  pass_max_abs(a, b, D, ma, mb, bad_a, bad_b);
+  if (bad_a != 0.0 || bad_b != 0.0) {  // NaN compares unequal to 0 as well
+    *bad = (bad_a != 0.0) ? kBadA : kBadB;
+    return g;
   }
+  const VecScale sa = vec_scale(ma), sb = vec_scale(mb);
+  pass_sum_sq(a, b, D, sa.s1, sa.s2, sb.s1, sb.s2, qa, qb);
   double d2 = 0.0, s2 = 0.0;
   if (ma > 0.0 && mb > 0.0)
     pass_half_chords(a, b, D, sa.s1, sa.s2 / sqrt(qa), sb.s1, sb.s2 / sqrt(qb), d2, s2);
   g = finish_geometry(ma, mb, sa, sb, qa, qb, d2, s2, D);
   if (g.mode == kModeAntipodal) finish_antipodal(g, a, D, sa, qa);
+  return g;
+}
+
+// The whole per-row geometry (the CPU path; the CUDA kernel does the scaled passes as
+// block reductions and calls finish_geometry). One pass of dot products settles most
+// rows; nearly parallel or antipodal rows add the half-chord pass, and rows of extreme
+// magnitude or with NaN/Inf take the scaled path. *bad receives kBadA/kBadB when a row
+// holds NaN or Inf.
+template <typename T>
+LA_HD PairGeom pair_geometry(const T* a, const T* b, index_t D, int* bad) {
+  double aa, bb, ab;
+  pass_dots(a, b, D, aa, bb, ab);
+  if (!(aa >= kSafeSqMin && aa <= kSafeSqMax && bb >= kSafeSqMin && bb <= kSafeSqMax && is_finite(ab)))
+    return pair_geometry_scaled(a, b, D, bad);
+  const VecScale unit{0, 1.0, 1.0};
+  const double ra = 1.0 / sqrt(aa), rb = 1.0 / sqrt(bb);
+  const double c = ab * ra * rb;
+  double d2, s2;
+  if (fabs(c) <= kDotCosLimit) {
+    d2 = 2.0 - 2.0 * c;
+    s2 = 2.0 + 2.0 * c;
+  } else {
+    pass_half_chords(a, b, D, 1.0, ra, 1.0, rb, d2, s2);
+  }
+  PairGeom g = finish_geometry(1.0, 1.0, unit, unit, aa, bb, d2, s2, D);
+  if (g.mode == kModeAntipodal) finish_antipodal(g, a, D, unit, aa);
   return g;
 }
 
@@ -286,8 +319,9 @@ LA_HD Coeffs interp_coeffs(const PairGeom& g, double t, bool spherical) {
     // Its absolute error, ~eps / sin w, is the conditioning of the formula itself.
     double st, ct;
     arc_sincos(t * g.omega, st, ct);
-    c.ca = (g.sin_omega * ct - g.cos_omega * st) / g.sin_omega;
-    c.cb = st / g.sin_omega;
+    const double inv = 1.0 / g.sin_omega;
+    c.ca = (g.sin_omega * ct - g.cos_omega * st) * inv;
+    c.cb = st * inv;
     return c;
   }
   // Antipodal: r(t) (cos(pi t) a^ + sin(pi t) u), u = (e_k - a^_k a^) / su,
@@ -298,6 +332,35 @@ LA_HD Coeffs interp_coeffs(const PairGeom& g, double t, bool spherical) {
   c.ck = ((1.0 - t) * g.na + t * g.nb) * sp / g.su;
   c.k = g.k;
   return c;
+}
+
+// The slerp coefficients (ca, cb) of a kModeSlerp row at n times, the same values as
+// interp_coeffs, in a loop a compiler can vectorise; times whose arc argument leaves
+// [0, pi] (extrapolation) are redone by interp_coeffs with the library sine.
+template <typename T>
+LA_HD void slerp_coeffs_row(const PairGeom& g, const T* t, index_t n, double* ca, double* cb) {
+  const double inv = 1.0 / g.sin_omega, so = g.sin_omega, co = g.cos_omega, w = g.omega;
+#if !defined(__CUDACC__)
+#pragma omp simd
+#endif
+  for (index_t s = 0; s < n; ++s) {
+    const double x = static_cast<double>(t[s]) * w;
+    const double xr = (x >= 0.0 && x <= kPi) ? x : 0.0;
+    const bool upper = xr > kHalfPi;
+    double sn, cs;
+    taylor_sincos(upper ? kPi - xr : xr, sn, cs);
+    cs = upper ? -cs : cs;
+    ca[s] = (so * cs - co * sn) * inv;
+    cb[s] = sn * inv;
+  }
+  for (index_t s = 0; s < n; ++s) {
+    const double x = static_cast<double>(t[s]) * w;
+    if (!(x >= 0.0 && x <= kPi)) {
+      const Coeffs c = interp_coeffs(g, static_cast<double>(t[s]), true);
+      ca[s] = c.ca;
+      cb[s] = c.cb;
+    }
+  }
 }
 
 }  // namespace latentatlas
