@@ -95,6 +95,10 @@ LA_INLINE void score_block(const ScoreArgs<T>& p, index_t n, const double* vnorm
 template <typename T, typename V, int W, int RB, int KB>
 LA_INLINE void score_rows(const ScoreArgs<T>& p, const double* vnorm, index_t lo, index_t hi) {
   index_t n = lo;
+  if (p.K < KB) {  // few vectors: memory-bound, so stream the rows one by one
+    for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm);
+    return;
+  }
   for (; n + RB <= hi; n += RB) score_block<T, V, W, RB, KB>(p, n, vnorm);
   for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm);
 }
