@@ -130,9 +130,15 @@ void parallel_for(index_t n, index_t min_per_part,
     fn(0, n);
     return;
   }
-  auto part_fn = [&](int p) {
-    const index_t lo = n * p / parts, hi = n * (p + 1) / parts;
-    if (lo < hi) fn(lo, hi);
+  // Threads pull contiguous chunks from a shared counter (several per thread), so a
+  // thread the OS descheduled on a busy machine does not hold the whole call back.
+  const index_t chunks = std::min<index_t>(by_size, static_cast<index_t>(parts) * 8);
+  std::atomic<index_t> next{0};
+  auto part_fn = [&](int) {
+    for (index_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+      const index_t lo = n * c / chunks, hi = n * (c + 1) / chunks;
+      if (lo < hi) fn(lo, hi);
+    }
   };
   Pool* pool = pool_for(get_num_threads());
   if (!pool->run(parts, part_fn)) fn(0, n);

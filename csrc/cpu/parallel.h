@@ -20,9 +20,9 @@ int get_num_threads();
 // n <= 0 restores the default (all hardware threads).
 void set_num_threads(int n);
 
-// Splits [0, n) into at most num_threads contiguous ranges and runs fn(begin, end, part)
-// on them, the calling thread taking part 0. Work below min_per_part items per range runs
-// on fewer threads. If another caller holds the pool, this call runs inline on its own
+// Runs fn(begin, end) over contiguous chunks covering [0, n) on up to num_threads threads
+// (the caller is one of them); chunks hold at least min_per_part items, and there are up
+// to eight per thread, handed out dynamically. If another caller holds the pool, this call runs inline on its own
 // thread: concurrent callers never wait on each other and never deadlock. fn must not
 // throw.
 void parallel_for(index_t n, index_t min_per_part, const std::function<void(index_t, index_t)>& fn);
