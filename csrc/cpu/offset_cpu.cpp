@@ -1,5 +1,6 @@
 // CPU loops for offset(): the direction table delta[a] = sum_k alphas[a,k] vectors[k]
-// once, in double, then a vectorised add per (latent, strength) row.
+// once, summed in double and rounded to the data type, then a vectorised add per
+// (latent, strength) row in the data type (within one ulp of rounding z + delta once).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -17,7 +18,7 @@ constexpr index_t kMinElementsPerPart = 1 << 16;
 // Adds the table row to each latent row in [lo, hi) of the flattened (n, a) space and
 // returns the sum of z - z over the latents it read: NaN exactly when one was not finite.
 template <typename T>
-__attribute__((always_inline)) inline double add_rows(const OffsetArgs<T>& p, const double* delta,
+__attribute__((always_inline)) inline double add_rows(const OffsetArgs<T>& p, const T* delta,
                                                       index_t lo, index_t hi) {
   const bool stream = use_streaming(p.N * p.A * p.D * static_cast<index_t>(sizeof(T)));
   double chk = 0.0;
@@ -30,21 +31,20 @@ __attribute__((always_inline)) inline double add_rows(const OffsetArgs<T>& p, co
       for (index_t j = 0; j < p.D; ++j) c += static_cast<double>(z[j]) - static_cast<double>(z[j]);
       chk += c;
     }
-    const double* d = delta + a * p.D;
-    write_row(p.out + n * p.out_row + a * p.out_a, p.D, stream,
-              [&](index_t j) { return static_cast<double>(z[j]) + d[j]; });
+    const T* d = delta + a * p.D;
+    write_row(p.out + n * p.out_row + a * p.out_a, p.D, stream, [&](index_t j) { return z[j] + d[j]; });
   }
   if (stream) stream_fence();
   return chk;
 }
 
-LA_CLONES double add_rows_f32(const OffsetArgs<float>& p, const double* d, index_t lo, index_t hi) {
+LA_CLONES double add_rows_f32(const OffsetArgs<float>& p, const float* d, index_t lo, index_t hi) {
   return add_rows(p, d, lo, hi);
 }
 LA_CLONES double add_rows_f64(const OffsetArgs<double>& p, const double* d, index_t lo, index_t hi) {
   return add_rows(p, d, lo, hi);
 }
-double add_rows_any(const OffsetArgs<float>& p, const double* d, index_t lo, index_t hi) {
+double add_rows_any(const OffsetArgs<float>& p, const float* d, index_t lo, index_t hi) {
   return add_rows_f32(p, d, lo, hi);
 }
 double add_rows_any(const OffsetArgs<double>& p, const double* d, index_t lo, index_t hi) {
@@ -56,7 +56,7 @@ double add_rows_any(const OffsetArgs<double>& p, const double* d, index_t lo, in
 template <typename T>
 void offset_cpu(const OffsetArgs<T>& p, Status& st) {
   if (p.N == 0 || p.A == 0 || p.D == 0) return;
-  std::vector<double> delta;
+  std::vector<T> delta;
   try {
     delta.resize(static_cast<size_t>(p.A * p.D));
   } catch (const std::bad_alloc&) {
@@ -76,7 +76,7 @@ void offset_cpu(const OffsetArgs<T>& p, Status& st) {
         st.report(kBadVectors, 0);
         return;
       }
-      delta[static_cast<size_t>(a * p.D + j)] = d;
+      delta[static_cast<size_t>(a * p.D + j)] = static_cast<T>(d);
     }
   }
   const index_t items = p.N * p.A;
