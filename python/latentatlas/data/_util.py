@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -111,3 +112,13 @@ def check_annotations(
             raise ValueError(f"classes must be an integer array of shape ({n},), got {classes.dtype} {classes.shape}")
         classes = classes.astype(np.int64)
     return labels.astype(np.uint8), names, split, classes
+
+
+def read_json(path: Path, missing: str) -> Any:
+    """Parse the JSON file ``path``; ``missing`` is the message if it does not exist. Errors are ValueErrors."""
+    if not path.is_file():
+        raise ValueError(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ._util import SPLITS, atomic_open, check_annotations
+from ._util import SPLITS, atomic_open, check_annotations, read_json
 from .dataset import Dataset
 
 _STORE_FORMAT = 1
@@ -138,12 +138,7 @@ def write_json_vectors(path: str | os.PathLike[str], vectors: Any) -> Path:
 def read_json_vectors(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a JSON list of equal-length lists of numbers into an ``(N, D)`` float32 array."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"vector file {str(path)!r} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    data = read_json(path, f"vector file {str(path)!r} does not exist")
     if not isinstance(data, list) or not data or not all(isinstance(row, list) for row in data):
         raise ValueError(f"{str(path)!r} must hold a non-empty JSON list of lists of numbers")
     lengths = {len(row) for row in data}

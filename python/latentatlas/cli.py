@@ -1,0 +1,60 @@
+"""The ``latentatlas`` command line.
+
+Each subcommand lives with the code it drives and contributes a ``register(subparsers)``
+function that adds its parser and sets ``handler`` (a function ``args -> int``); this
+module only lists the registrars, parses and dispatches. Expected failures (bad
+arguments, missing or malformed files, a diverged training run) print one line on stderr
+and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from .models import commands as _train_commands
+
+#: Functions that each add one subcommand; extend this list to add commands.
+REGISTRARS: list[Callable[[Any], None]] = [_train_commands.register]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (``latentatlas: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = _Parser(prog="latentatlas", description="Sample, visualise and edit latent spaces of generative models.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    args.argv = argv
+    try:
+        return int(args.handler(args))
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        print(f"latentatlas {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"latentatlas {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
