@@ -79,6 +79,7 @@ def test_seeded_construction_is_deterministic_and_leaves_global_rng():
         (lambda m: m.encode(np.zeros((1, 8, 8), np.float32)), ValueError, "x must have shape"),
         (lambda m: m.encode(np.full((1, 1, 8, 8), np.nan, np.float32)), ValueError, "x contains NaN"),
         (lambda m: m.encode([[0.0]]), TypeError, "numpy array or torch tensor"),
+        (lambda m: m.encode(np.full((1, 1, 8, 8), 255, np.uint8)), ValueError, r"values in \[0, 1\], got range \[255, 255\]"),
         (lambda m: m.encode(np.zeros((1, 1, 8, 8), dtype=bool)), TypeError, "numeric array"),
         (lambda m: m.encode(torch.zeros(1, 1, 8, 8, dtype=torch.complex64)), TypeError, "real numeric tensor"),
         (lambda m: m.decode(np.zeros((2, 4), np.float32)), ValueError, r"z must have shape \(N, 3\)"),

@@ -116,13 +116,17 @@ class LatentModel(nn.Module):
         return torch.device("cpu")
 
     def _batched(self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, name: str,
-                 trailing: tuple[int, ...], batch_size: int) -> Any:
+                 trailing: tuple[int, ...], batch_size: int, unit_range: bool = False) -> Any:
         t, back = _as_tensor(x, name)
         if t.ndim != len(trailing) + 1 or tuple(t.shape[1:]) != trailing:
             raise ValueError(f"{name} must have shape (N, {', '.join(map(str, trailing))}), got {tuple(t.shape)}")
         check_positive_int(batch_size, "batch_size")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
+        if unit_range and t.numel() and (float(t.min()) < -1e-6 or float(t.max()) > 1.0 + 1e-6):
+            raise ValueError(
+                f"{name} must be images with values in [0, 1], got range [{float(t.min()):.4g}, {float(t.max()):.4g}]"
+            )
         was_training = self.training
         self.eval()
         try:
@@ -138,7 +142,7 @@ class LatentModel(nn.Module):
         """Images ``(N, C, H, W)`` in [0, 1] -> latents ``(N, latent_dim)`` (the posterior mean for a VAE)."""
         if not self.has_encoder:
             raise TypeError(f"{type(self).__name__} has no encoder")
-        return self._batched(self._encode, x, "x", self.image_shape, batch_size)
+        return self._batched(self._encode, x, "x", self.image_shape, batch_size, unit_range=True)
 
     def decode(self, z: Any, *, batch_size: int = 1024) -> Any:
         """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""

@@ -64,6 +64,11 @@ def save(model: LatentModel, path: str | os.PathLike[str], *, training: dict[str
     try:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        for f in (tmp / WEIGHTS, tmp / CONFIG):
+            f.chmod(0o666 & ~umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a checkpoint should be as readable as any file
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "x")

@@ -43,6 +43,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--hidden", type=_int_list, help="layer widths / conv channels, e.g. 256,128")
     p.add_argument("--prior", choices=("uniform", "gaussian"), default="uniform", help="BiGAN prior")
     p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight")
+    p.add_argument("--dropout", type=float, default=0.2, help="BiGAN discriminator dropout")
     p.add_argument("--cycle-weight", type=float, default=1.0, help="BiGAN cycle-consistency weight (0 = plain BiGAN)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
@@ -87,8 +88,15 @@ def build_model(args: argparse.Namespace, image_shape: tuple[int, int, int], n_c
     if args.model == "bigan":
         hidden = args.hidden or ((256, 256) if args.arch == "mlp" else (64, 128))
         return BiGAN(image_shape, args.latent_dim, prior=args.prior, arch=args.arch, hidden=hidden,
-                     cycle_weight=args.cycle_weight, seed=args.seed)
+                     dropout=args.dropout, cycle_weight=args.cycle_weight, seed=args.seed)
     return PixelNaiveBayes(image_shape, n_classes)
+
+
+def thin_history(history: list[dict[str, float]], keep: int = 40) -> list[dict[str, float]]:
+    """At most ``keep`` evenly spaced epoch records (always the last), values to 6 significant digits."""
+    step = max(1, -(-len(history) // keep))
+    picked = history[::step] if history[-1] in history[::step] else history[::step] + [history[-1]]
+    return [{k: float(f"{v:.6g}") for k, v in rec.items()} for rec in picked]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "final_metrics": history[-1],
-        "history": history,
+        "history": thin_history(history),
         "seconds": round(seconds, 1),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
