@@ -491,3 +491,52 @@ def test_load_image_folder_mixed_sizes_and_missing_paths(tmp_path):
         lad.load_image_folder(tmp_path / "imgs", tmp_path / "empty.csv")
     with pytest.raises(ValueError, match="channels must be 1 or 3"):
         lad.load_image_folder(tmp_path / "imgs", csv_path, channels=4, progress=False)
+
+
+# ----------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from latentatlas.data._util import random_split  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 500),
+    a=st.floats(0, 1),
+    b=st.floats(0, 1),
+    seed=st.integers(0, 2**31),
+)
+def test_random_split_counts_add_up(n, a, b, seed):
+    fr = np.array([a, b, 1.0]) / (a + b + 1.0)
+    split = random_split(n, fr, seed)
+    counts = [int((split == s).sum()) for s in ("train", "valid", "test")]
+    assert sum(counts) == n
+    assert all(abs(c - f * n) <= 1 for c, f in zip(counts, fr))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.integers(0, 2),
+    size=st.floats(2.5, 5.0),
+    x=st.floats(10.0, 22.0),
+    y=st.floats(10.0, 22.0),
+    brightness=st.floats(0.3, 1.0),
+    blur=st.floats(0.0, 1.2),
+)
+def test_measurements_recover_random_factors(shape, size, x, y, brightness, blur):
+    f = {"shape": [shape], "size": [size], "x": [x], "y": [y], "hue": [0.2], "brightness": [brightness], "blur": [blur]}
+    m = lad.measure_factors(lad.render_shapes(f, size=32))
+    # Within a tenth of a pixel (anti-aliasing at small triangles' corners shifts the centroid slightly).
+    assert m["x"][0] == pytest.approx(x, abs=0.1) and m["y"][0] == pytest.approx(y, abs=0.1)
+    # Blur lowers the peak of small objects a little, which overstates area and understates brightness.
+    assert m["size"][0] == pytest.approx(size, rel=0.04 if blur < 0.5 else 0.08)
+    assert m["brightness"][0] == pytest.approx(brightness, rel=0.02 if blur < 0.5 else 0.12)
+
+
+def test_dataset_subset_by_integer_index():
+    ds = _tiny(4, classes=np.array([5, 6, 7, 8]))
+    assert list(ds.subset(np.array([3, 0])).classes) == [8, 5]
+    with pytest.raises(TypeError, match="1-D integer index"):
+        ds.subset(np.array([0.5]))

@@ -246,8 +246,9 @@ def _mass(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def measure_area(images: Any) -> np.ndarray:
     """Object area in pixels per image, ``(N,)``: total value divided by peak value.
 
-    Blur moves value around but preserves its sum, so this is blur-invariant. Blank
-    images give NaN.
+    Blur moves value around but preserves its sum, so this is nearly blur-invariant: it is
+    exact for unblurred objects, while a blur comparable to a small object's size lowers its
+    peak and overstates the area by a few per cent. Blank images give NaN.
     """
     peak, total = _mass(_value_map(images))
     with np.errstate(invalid="ignore", divide="ignore"):
