@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheets", type=Path, help="folder to write sample / reconstruction sheets (PNG)")
     parser.add_argument("--n-shapes", type=int, default=2000, help="fresh shapes images to score")
     args = parser.parse_args(argv)
+    if args.sheets is not None:
+        args.sheets.mkdir(parents=True, exist_ok=True)
     report = evaluate_shipped(sheet_dir=args.sheets, n_shapes=args.n_shapes)
     print(json.dumps(report, indent=2))
     ok = all(v.get("passes", True) for v in report.values() if isinstance(v, dict))
