@@ -149,8 +149,24 @@ def test_wrap_errors():
                          "gaussian", image_shape=(1, 2, 2))
     with pytest.raises(ValueError, match=r"wrapped encoder returned shape \(1, 3\), expected \(1, 2\)"):
         bad.encode(np.zeros((1, 1, 2, 2), np.float32))
-    with pytest.raises(ValueError, match="wrapped decoder returned shape"):
+    with pytest.raises(ValueError, match=r"wrapped decoder returned shape \(1, 1, 3, 3\), expected \(1, 1, 2, 2\)"):
         bad.decode(np.zeros((1, 2), np.float32))
+    flat = la.models.wrap(None, lambda z: z, 2, "gaussian")
+    with pytest.raises(ValueError, match=r"returned shape \(1, 2\), expected \(N, C, H, W\)"):
+        flat.decode(np.zeros((1, 2), np.float32))
+
+
+def test_wrap_learns_the_image_shape():
+    model = la.models.wrap(nn.Flatten(), lambda z: z.view(-1, 3, 2, 2), 12, "gaussian")
+    assert model.image_shape is None
+    assert model.decode(torch.rand(2, 12)).shape == (2, 3, 2, 2)
+    assert model.image_shape == (3, 2, 2)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3, 2, 2\)"):
+        model.encode(torch.rand(1, 3, 4, 4))
+    enc_first = la.models.wrap(nn.Flatten(), lambda z: z.view(-1, 1, 2, 2), 4, "uniform")
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\), got \(4,\)"):
+        enc_first.encode(np.zeros(4, np.float32))
+    assert enc_first.encode(torch.rand(3, 1, 2, 2)).shape == (3, 4) and enc_first.image_shape == (1, 2, 2)
 
 
 def test_resolve_device():

@@ -216,8 +216,10 @@ class WrappedModel(LatentModel):
 
     def __init__(self, encoder: Callable[[torch.Tensor], torch.Tensor] | None,
                  decoder: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, prior: str,
-                 image_shape: tuple[int, int, int], output_range: tuple[float, float]) -> None:
-        super().__init__(image_shape, latent_dim, prior)
+                 image_shape: tuple[int, int, int] | None, output_range: tuple[float, float]) -> None:
+        super().__init__(image_shape if image_shape is not None else (1, 1, 1), latent_dim, prior)
+        # Unknown until the decoder first shows it (or an image is encoded), when not given.
+        self.image_shape: tuple[int, int, int] | None = self.image_shape if image_shape is not None else None  # type: ignore[assignment]
         if not callable(decoder):
             raise TypeError(f"decoder must be callable, got {type(decoder).__name__}")
         if encoder is not None and not callable(encoder):
@@ -238,6 +240,14 @@ class WrappedModel(LatentModel):
             return t.device
         return self._device
 
+    def encode(self, x: Any, *, batch_size: int = 1024) -> Any:
+        """Images ``(N, C, H, W)`` in [0, 1] -> latents ``(N, latent_dim)`` via the wrapped encoder."""
+        if self.image_shape is None:
+            if getattr(x, "ndim", 0) != 4:
+                raise ValueError(f"x must have shape (N, C, H, W), got {tuple(getattr(x, 'shape', ()))}")
+            self.image_shape = check_image_shape(tuple(int(s) for s in x.shape[1:]))
+        return super().encode(x, batch_size=batch_size)
+
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         z = torch.as_tensor(self.encoder_fn(x))  # type: ignore[misc]
         if z.shape != (x.shape[0], self.latent_dim):
@@ -246,8 +256,11 @@ class WrappedModel(LatentModel):
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(self.decoder_fn(z))
-        if x.shape != (z.shape[0], *self.image_shape):
-            raise ValueError(f"the wrapped decoder returned shape {tuple(x.shape)}, expected ({z.shape[0]}, {', '.join(map(str, self.image_shape))})")
+        if self.image_shape is None and x.ndim == 4:
+            self.image_shape = check_image_shape(tuple(int(s) for s in x.shape[1:]))
+        if self.image_shape is None or x.shape != (z.shape[0], *self.image_shape):
+            want = "(N, C, H, W)" if self.image_shape is None else str((z.shape[0], *self.image_shape))
+            raise ValueError(f"the wrapped decoder returned shape {tuple(x.shape)}, expected {want}")
         lo, hi = self.output_range
         return ((x.float() - lo) / (hi - lo)).clamp(0.0, 1.0)
 
@@ -258,14 +271,15 @@ def wrap(
     latent_dim: int,
     prior: str,
     *,
-    image_shape: tuple[int, int, int],
+    image_shape: tuple[int, int, int] | None = None,
     output_range: tuple[float, float] = (0.0, 1.0),
     device: str | torch.device | None = "cpu",
 ) -> WrappedModel:
     """Put any encoder/decoder pair behind the latentatlas model protocol.
 
     ``encoder`` maps images ``(N, C, H, W)`` to ``(N, latent_dim)`` (None for a decoder-only
-    GAN); ``decoder`` maps latents back. They may be ``nn.Module``s (registered, so
+    GAN); ``decoder`` maps latents back. ``image_shape`` ``(C, H, W)`` is checked on every
+    call; when None it is taken from the first images seen. They may be ``nn.Module``s (registered, so
     ``.to(device)`` moves them) or any callables on tensors. ``output_range`` is the
     decoder's native range, e.g. ``(-1, 1)`` for a tanh generator; outputs are mapped to
     [0, 1]. Calls are batched and run under ``torch.inference_mode`` on ``device``.
