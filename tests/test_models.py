@@ -102,6 +102,8 @@ def test_encode_decode_errors(call, exc, match):
         (lambda: VAE((1, 8, 8), 3, arch="rnn"), "arch must be 'mlp' or 'conv'"),
         (lambda: VAE((1, 8, 8), 3, hidden=()), "hidden must be a non-empty"),
         (lambda: VAE((1, 8, 8), 3, beta=-1.0), "beta must be a non-negative"),
+        (lambda: VAE((1, 8, 8), 3, likelihood="poisson"), "likelihood must be 'bernoulli' or 'gaussian'"),
+        (lambda: VAE((1, 8, 8), 3, likelihood="gaussian", sigma=0.0), r"sigma must be a number in \(0, 1\]"),
         (lambda: BiGAN((1, 8, 8), 3, prior="laplace"), "prior must be one of"),
         (lambda: BiGAN((1, 8, 8), 3, dropout=1.0), "dropout must be a number"),
         (lambda: BiGAN((1, 8, 8), 3, cycle_weight=-0.5), "cycle_weight must be a number"),
@@ -216,6 +218,18 @@ def test_vae_loss_matches_reference_formula():
     kl = 0.5 * (mu.double() ** 2 + logvar.double().exp() - 1 - logvar.double()).sum() / 3
     assert float(out["recon"]) == pytest.approx(float(recon), rel=1e-4)
     assert float(out["kl"]) == pytest.approx(float(kl), rel=1e-4)
+
+
+def test_vae_gaussian_likelihood_matches_reference_formula():
+    model = VAE((3, 2, 2), 2, hidden=(4,), likelihood="gaussian", sigma=0.2, seed=0)
+    x = torch.rand(5, 3, 2, 2)
+    with torch.no_grad():
+        out = model.losses(x, sample=False)
+        mean = torch.sigmoid(model.decoder(model.posterior(x)[0])).double()
+    sq = ((x.double() - mean) ** 2).sum() / 5
+    ref = float(sq / (2 * 0.2**2) + 12 * np.log(0.2 * np.sqrt(2 * np.pi)))
+    assert float(out["recon"]) == pytest.approx(ref, rel=1e-5)
+    assert model.config()["likelihood"] == "gaussian" and model.config()["sigma"] == 0.2
 
 
 def test_bigan_training_lowers_reconstruction_error(small_digits):

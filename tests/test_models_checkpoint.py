@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
     "make",
     [
         lambda: VAE((1, 8, 8), 5, hidden=(16,), seed=1),
-        lambda: VAE((3, 12, 10), 4, arch="conv", hidden=(4, 8), beta=0.5, seed=1),
+        lambda: VAE((3, 12, 10), 4, arch="conv", hidden=(4, 8), beta=0.5, likelihood="gaussian", sigma=0.07, seed=1),
         lambda: BiGAN((1, 8, 8), 3, prior="gaussian", hidden=(8, 8), cycle_weight=0.0, seed=1),
         lambda: PixelNaiveBayes((1, 8, 8), 10, var_smoothing=0.05),
     ],

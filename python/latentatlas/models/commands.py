@@ -43,6 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--hidden", type=_int_list, help="layer widths / conv channels, e.g. 256,128")
     p.add_argument("--prior", choices=("uniform", "gaussian"), default="uniform", help="BiGAN prior")
     p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight")
+    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE likelihood")
+    p.add_argument("--sigma", type=float, default=0.1, help="VAE Gaussian likelihood standard deviation")
     p.add_argument("--dropout", type=float, default=0.2, help="BiGAN discriminator dropout")
     p.add_argument("--cycle-weight", type=float, default=1.0, help="BiGAN cycle-consistency weight (0 = plain BiGAN)")
     p.add_argument("--epochs", type=int, default=20)
@@ -84,7 +86,8 @@ def build_model(args: argparse.Namespace, image_shape: tuple[int, int, int], n_c
 
     if args.model == "vae":
         hidden = args.hidden or ((256, 128) if args.arch == "mlp" else (32, 64))
-        return VAE(image_shape, args.latent_dim, arch=args.arch, hidden=hidden, beta=args.beta, seed=args.seed)
+        return VAE(image_shape, args.latent_dim, arch=args.arch, hidden=hidden, beta=args.beta,
+                   likelihood=args.likelihood, sigma=args.sigma, seed=args.seed)
     if args.model == "bigan":
         hidden = args.hidden or ((256, 256) if args.arch == "mlp" else (64, 128))
         return BiGAN(image_shape, args.latent_dim, prior=args.prior, arch=args.arch, hidden=hidden,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -22,6 +23,10 @@ class VAE(LatentModel):
         arch: ``"mlp"`` (hidden = layer widths) or ``"conv"`` (hidden = channels per stride-2 stage).
         hidden: layer widths / channels.
         beta: weight of the KL term (1 is the ELBO).
+        likelihood: ``"bernoulli"`` (cross-entropy; forgiving about mid-grey intensities) or
+            ``"gaussian"`` with fixed standard deviation ``sigma`` (holds intensities tightly,
+            e.g. the brightness of the shapes).
+        sigma: the Gaussian likelihood's standard deviation, in [0, 1] intensity units.
         seed: seeds the initial weights (the global RNG is left alone).
 
     ``encode`` returns the posterior mean; ``decode`` the Bernoulli means in [0, 1].
@@ -30,12 +35,18 @@ class VAE(LatentModel):
     model_type: ClassVar[str] = "vae"
 
     def __init__(self, image_shape: Sequence[int], latent_dim: int = 20, *, arch: str = "mlp",
-                 hidden: Sequence[int] = (256, 128), beta: float = 1.0, seed: int | None = None) -> None:
+                 hidden: Sequence[int] = (256, 128), beta: float = 1.0, likelihood: str = "bernoulli",
+                 sigma: float = 0.1, seed: int | None = None) -> None:
         super().__init__(tuple(image_shape), latent_dim, "gaussian")  # type: ignore[arg-type]
         self.arch, self.hidden = check_arch(arch, hidden)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
         self.beta = float(beta)
+        if likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma <= 1:
+            raise ValueError(f"sigma must be a number in (0, 1], got {sigma!r}")
+        self.likelihood, self.sigma = likelihood, float(sigma)
 
         def build() -> None:
             self.encoder = ImageEncoder(self.image_shape, 2 * self.latent_dim, arch=self.arch, hidden=self.hidden)
@@ -46,7 +57,8 @@ class VAE(LatentModel):
     def config(self) -> dict[str, Any]:
         """Architecture fields for checkpoints."""
         return {"type": self.model_type, "image_shape": list(self.image_shape), "latent_dim": self.latent_dim,
-                "arch": self.arch, "hidden": list(self.hidden), "beta": self.beta}
+                "arch": self.arch, "hidden": list(self.hidden), "beta": self.beta,
+                "likelihood": self.likelihood, "sigma": self.sigma}
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x), each ``(N, latent_dim)``."""
@@ -60,12 +72,16 @@ class VAE(LatentModel):
         return torch.sigmoid(self.decoder(z))
 
     def losses(self, x: torch.Tensor, *, sample: bool = True) -> dict[str, torch.Tensor]:
-        """Per-image mean reconstruction (Bernoulli NLL, nats), KL and ``loss = recon + beta * KL``."""
+        """Per-image mean reconstruction (negative log-likelihood, nats), KL and ``loss = recon + beta * KL``."""
         mu, logvar = self.posterior(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         logits = self.decoder(z)
         n = x.shape[0]
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+        if self.likelihood == "bernoulli":
+            recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+        else:
+            sq = F.mse_loss(torch.sigmoid(logits), x, reduction="sum") / n
+            recon = sq / (2.0 * self.sigma**2) + x[0].numel() * math.log(self.sigma * math.sqrt(2.0 * math.pi))
         kl = -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp()) / n
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl, "elbo": -(recon + kl)}
 
