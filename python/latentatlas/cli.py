@@ -1,9 +1,10 @@
-"""The ``latentatlas`` command.
+"""The ``latentatlas`` command line.
 
-Each subcommand is a ``(register, run)`` pair: ``register(subparsers)`` adds its parser,
-``run(args)`` does the work and returns the exit code. Errors a user can fix (bad
-arguments, unreadable files, bad values) end as one ``latentatlas: error: ...`` line on
-stderr and a non-zero exit, never a traceback.
+Each subcommand lives with the code it drives and contributes a ``register(subparsers)``
+function that adds its parser and sets ``handler`` (a function ``args -> int``); this
+module only lists the registrars, parses and dispatches. Expected failures (bad
+arguments, missing or malformed files, a diverged training run) print one line on stderr
+and exit non-zero, without a traceback.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-Handler = Callable[[argparse.Namespace], int]
+from .models import commands as _train_commands
 
 
-def _register_info(sub: argparse._SubParsersAction) -> None:
+def _register_info(sub: Any) -> None:
     p = sub.add_parser("info", help="version and build: CUDA built, devices, threads, SIMD level")
     p.add_argument("--json", action="store_true", help="print the facts as JSON")
     p.set_defaults(handler=_run_info)
@@ -40,7 +42,7 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_bench(sub: argparse._SubParsersAction) -> None:
+def _register_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark the kernels against numpy, torch eager and torch.compile")
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats (about half a minute)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the kernels (default: all)")
@@ -52,9 +54,7 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     from . import bench_kernels
 
-    argv = []
-    if args.quick:
-        argv.append("--quick")
+    argv = ["--quick"] if args.quick else []
     if args.threads is not None:
         argv += ["--threads", str(args.threads)]
     if args.json_path is not None:
@@ -64,34 +64,43 @@ def _run_bench(args: argparse.Namespace) -> int:
     return bench_kernels.main(argv)
 
 
-# Subcommands in the order --help lists them.
-REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [_register_info, _register_bench]
+#: Functions that each add one subcommand; extend this list to add commands.
+REGISTRARS: list[Callable[[Any], None]] = [_register_info, _train_commands.register, _register_bench]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (``latentatlas: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``latentatlas`` command, with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="latentatlas",
-        description="Sample, visualise and edit the latent spaces of generative models.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for register in REGISTRY:
-        register(sub)
+    """The top-level parser with every registered subcommand."""
+    parser = _Parser(prog="latentatlas", description="Sample, visualise and edit latent spaces of generative models.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for register in REGISTRARS:
+        register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit code (0 on success)."""
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    args.argv = argv
     try:
         return int(args.handler(args))
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"latentatlas: error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        print(f"latentatlas {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("latentatlas: interrupted", file=sys.stderr)
+        print(f"latentatlas {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

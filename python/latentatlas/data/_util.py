@@ -1,0 +1,124 @@
+"""Small helpers shared by the data loaders and stores: atomic writes, splits, validation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
+
+    A crash or exception part-way leaves any existing ``path`` untouched and removes the
+    temporary file, so readers never see a half-written file.
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(f"cannot write {str(target)!r}: directory {str(target.parent)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def random_split(n: int, fractions: Sequence[float], seed: int) -> np.ndarray:
+    """Assign ``n`` items to train/valid/test with the given fractions, by a seeded permutation.
+
+    The counts are ``round``-ed cumulatively so they always sum to ``n``.
+    """
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or not np.all(np.isfinite(fr)) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
+        raise ValueError(
+            f"split fractions must be three non-negative numbers (train, valid, test) summing to 1, got {tuple(fractions)}"
+        )
+    bounds = np.rint(np.cumsum(fr) * n).astype(np.int64)
+    order = np.random.default_rng(seed).permutation(n)
+    split = np.empty(n, dtype="<U5")
+    start = 0
+    for name, stop in zip(SPLITS, bounds):
+        split[order[start:stop]] = name
+        start = stop
+    return split
+
+
+def as_image_batch(images: Any, name: str = "images") -> np.ndarray:
+    """Validate an image batch (N,C,H,W) or single image (C,H,W) and return float64 (N,C,H,W).
+
+    Accepts numpy arrays and torch tensors (any device). Raises for wrong rank, empty
+    spatial size, or non-finite values.
+    """
+    if hasattr(images, "detach") and hasattr(images, "cpu"):
+        images = images.detach().cpu().numpy()
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(images).__name__}")
+    if images.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must have a numeric dtype, got {images.dtype}")
+    arr = images.astype(np.float64, copy=False)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4:
+        raise ValueError(f"{name} must have shape (N, C, H, W) or (C, H, W), got {images.shape}")
+    if arr.shape[1] not in (1, 3) or arr.shape[2] == 0 or arr.shape[3] == 0:
+        raise ValueError(f"{name} must have 1 or 3 channels and non-empty H, W; got shape {images.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_annotations(
+    n: int, labels: Any, label_names: Sequence[str], split: Any, classes: Any
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray | None]:
+    """Validate the per-row annotations shared by Dataset and LatentStore; return them normalised.
+
+    labels ``(n, K)`` in {0, 1} -> uint8; ``K`` unique label names; split ``(n,)`` of
+    train/valid/test; optional integer classes ``(n,)`` -> int64.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[0] != n:
+        raise ValueError(f"labels must have shape (N, K) with N={n}, got {labels.shape}")
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must contain only 0 and 1")
+    names = [str(s) for s in label_names]
+    if len(names) != labels.shape[1]:
+        raise ValueError(f"label_names has {len(names)} names but labels has {labels.shape[1]} columns")
+    if len(set(names)) != len(names):
+        raise ValueError(f"label_names must be unique, got {names}")
+    split = np.asarray(split).astype(str)
+    if split.shape != (n,):
+        raise ValueError(f"split must have shape ({n},), got {split.shape}")
+    bad = sorted(set(np.unique(split)) - set(SPLITS))
+    if bad:
+        raise ValueError(f"split values must be train/valid/test, got {bad}")
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.shape != (n,) or classes.dtype.kind not in "iu":
+            raise ValueError(f"classes must be an integer array of shape ({n},), got {classes.dtype} {classes.shape}")
+        classes = classes.astype(np.int64)
+    return labels.astype(np.uint8), names, split, classes
+
+
+def read_json(path: Path, missing: str) -> Any:
+    """Parse the JSON file ``path``; ``missing`` is the message if it does not exist. Errors are ValueErrors."""
+    if not path.is_file():
+        raise ValueError(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None

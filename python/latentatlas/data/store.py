@@ -1,0 +1,209 @@
+"""Latent stores: a data set's encodings with its labels and split, saved as .npz or JSON vectors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ._util import SPLITS, atomic_open, check_annotations, read_json
+from .dataset import Dataset
+
+_STORE_FORMAT = 1
+
+
+@dataclass(eq=False)
+class LatentStore:
+    """Encodings of a data set: ``latents (N, D)`` float32 plus the data set's labels and split.
+
+    ``provenance`` is a JSON-able dict saying where the latents came from (model config,
+    data set, batch size, library version).
+    """
+
+    latents: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
+    split: np.ndarray
+    classes: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lat = np.asarray(self.latents)
+        if lat.ndim != 2 or lat.shape[1] == 0:
+            raise ValueError(f"latents must have shape (N, D) with D > 0, got {lat.shape}")
+        if lat.dtype.kind != "f":
+            raise TypeError(f"latents must be floating point, got {lat.dtype}")
+        if not np.all(np.isfinite(lat)):
+            raise ValueError("latents contain NaN or infinite values")
+        self.latents = lat.astype(np.float32, copy=False)
+        n = lat.shape[0]
+        self.labels, self.label_names, self.split, self.classes = check_annotations(
+            n, self.labels, self.label_names, self.split, self.classes
+        )
+        try:
+            json.dumps(self.provenance)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+
+    def __len__(self) -> int:
+        return int(self.latents.shape[0])
+
+    @property
+    def latent_dim(self) -> int:
+        """D, the length of each latent vector."""
+        return int(self.latents.shape[1])
+
+    def subset(self, split: str) -> LatentStore:
+        """The rows of one split as a new store."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        m = self.split == split
+        return LatentStore(self.latents[m], self.labels[m], list(self.label_names), self.split[m],
+                           None if self.classes is None else self.classes[m], dict(self.provenance))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the store to ``path`` (``.npz``) atomically; returns the path written."""
+        path = Path(path)
+        arrays = {
+            "format": np.array(_STORE_FORMAT),
+            "latents": self.latents,
+            "labels": self.labels,
+            "label_names": np.array(self.label_names, dtype=str).reshape(len(self.label_names)),
+            "split": self.split,
+            "provenance": np.array(json.dumps(self.provenance)),
+        }
+        if self.classes is not None:
+            arrays["classes"] = self.classes
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LatentStore:
+        """Read a store written by :meth:`save`; never unpickles (``allow_pickle=False``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"latent store {str(path)!r} does not exist")
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{str(path)!r} is not a readable latent store (.npz): {exc}") from None
+        required = ("format", "latents", "labels", "label_names", "split", "provenance")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"{str(path)!r} is not a latent store: missing arrays {missing}")
+        if int(data["format"]) != _STORE_FORMAT:
+            raise ValueError(f"{str(path)!r}: unsupported latent store format {int(data['format'])}")
+        try:
+            provenance = json.loads(str(data["provenance"]))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{str(path)!r}: provenance is not valid JSON: {exc}") from None
+        return cls(
+            latents=data["latents"],
+            labels=data["labels"],
+            label_names=[str(s) for s in data["label_names"]],
+            split=data["split"],
+            classes=data.get("classes"),
+            provenance=provenance,
+        )
+
+    def to_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write only the latents in the paper library's JSON vector format (a list of lists)."""
+        return write_json_vectors(path, self.latents)
+
+
+def write_json_vectors(path: str | os.PathLike[str], vectors: Any) -> Path:
+    """Write ``(N, D)`` vectors as a JSON list of lists (the format of the paper's `plat` library), atomically."""
+    arr = np.asarray(vectors.detach().cpu().numpy() if hasattr(vectors, "detach") else vectors)
+    if arr.ndim != 2:
+        raise ValueError(f"vectors must have shape (N, D), got {arr.shape}")
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"vectors must be numeric, got {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("vectors contain NaN or infinite values, which JSON cannot represent")
+    path = Path(path)
+    with atomic_open(path, "w") as fh:
+        json.dump(arr.tolist(), fh)
+    return path
+
+
+def read_json_vectors(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a JSON list of equal-length lists of numbers into an ``(N, D)`` float32 array."""
+    path = Path(path)
+    data = read_json(path, f"vector file {str(path)!r} does not exist")
+    if not isinstance(data, list) or not data or not all(isinstance(row, list) for row in data):
+        raise ValueError(f"{str(path)!r} must hold a non-empty JSON list of lists of numbers")
+    lengths = {len(row) for row in data}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"{str(path)!r}: all vectors must have the same non-zero length, got lengths {sorted(lengths)}")
+    for i, row in enumerate(data):
+        for v in row:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{str(path)!r}: vector {i} holds a non-numeric or non-finite value {v!r}")
+    return np.asarray(data, dtype=np.float32)
+
+
+def _to_numpy(z: Any) -> np.ndarray:
+    if hasattr(z, "detach"):
+        return z.detach().cpu().float().numpy()
+    return np.asarray(z, dtype=np.float32)
+
+
+def encode_dataset(
+    model: Any,
+    dataset: Dataset,
+    *,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> LatentStore:
+    """Encode every image of ``dataset`` with ``model.encode`` into a :class:`LatentStore`.
+
+    Streams ``batch_size`` images at a time (with a progress bar), so only one batch of
+    images is ever on the model's device. The model must follow the latentatlas model
+    protocol (``encode`` taking NCHW float images in [0, 1]).
+    """
+    import torch
+
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a latentatlas Dataset, got {type(dataset).__name__}")
+    if not callable(getattr(model, "encode", None)):
+        raise TypeError(f"{type(model).__name__} has no encode(); only models with an encoder can encode a data set")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    chunks = []
+    n = len(dataset)
+    for start in tqdm(range(0, n, batch_size), desc="encode", disable=not progress, leave=False):
+        z = _to_numpy(model.encode(torch.from_numpy(dataset.images[start : start + batch_size])))
+        if z.ndim != 2 or z.shape[0] != min(batch_size, n - start):
+            raise ValueError(f"model.encode returned shape {z.shape} for a batch of {min(batch_size, n - start)} images")
+        chunks.append(z)
+    config = getattr(model, "config", None)
+    provenance: dict[str, Any] = {
+        "dataset": dataset.name,
+        "n": n,
+        "image_shape": list(dataset.image_shape),
+        "model": type(model).__name__,
+        "batch_size": batch_size,
+    }
+    if callable(config):
+        provenance["model_config"] = json.loads(json.dumps(config(), default=str))
+    from .. import __version__
+
+    provenance["latentatlas_version"] = __version__
+    return LatentStore(
+        latents=np.concatenate(chunks),
+        labels=dataset.labels,
+        label_names=list(dataset.label_names),
+        split=dataset.split,
+        classes=dataset.classes,
+        provenance=provenance,
+    )
+
