@@ -42,6 +42,19 @@ def test_mean_difference_streams_chunks_like_one_pass():
     np.testing.assert_allclose(at.mean_difference(Z, Y, chunk_size=100), whole, rtol=1e-12, atol=1e-12)
 
 
+def test_mean_difference_of_a_latent_store():
+    import latentatlas as la
+
+    Z, Y, _ = planted(n=300, seed=13)
+    store = la.LatentStore(latents=Z.astype(np.float32), labels=Y.astype(np.uint8), label_names=["p", "q"],
+                           split=np.array(["train"] * 300))
+    np.testing.assert_allclose(at.mean_difference(store), at.mean_difference(Z.astype(np.float32), Y),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="attribute 'q' has no positive example"):
+        at.mean_difference(la.LatentStore(latents=Z.astype(np.float32), labels=np.stack([Y[:, 0], 0 * Y[:, 1]], 1),
+                                          label_names=["p", "q"], split=np.array(["train"] * 300)))
+
+
 def test_mean_difference_recovers_planted_vectors():
     Z, Y, V = planted(n=20000, seed=3)
     got = at.mean_difference(Z, Y)

@@ -111,9 +111,10 @@ def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[s
     """Attribute vectors by mean difference: ``mean(z | y_k = 1) − mean(z | y_k = 0)``.
 
     Args:
-        latents: ``(N, D)`` latents (numpy, a memory map, or a CPU tensor); or, with
-            ``labels=None``, an iterable of ``(latents_chunk, labels_chunk)`` pairs, so a
-            latent store larger than memory can be streamed.
+        latents: ``(N, D)`` latents (numpy, a memory map, or a CPU tensor); a
+            :class:`~latentatlas.data.LatentStore` (its labels and names are used); or,
+            with ``labels=None``, an iterable of ``(latents_chunk, labels_chunk)`` pairs,
+            so latents larger than memory can be streamed.
         labels: ``(N, K)`` 0/1 labels (``(N,)`` for one attribute).
         label_names: names of the K label columns, used in error messages.
         chunk_size: rows per pass of the kernel when ``latents`` is an array.
@@ -125,6 +126,10 @@ def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[s
         ValueError: shape mismatches, non-0/1 labels, NaN/Inf latents, no data, or an
             attribute with no positive or no negative example (named).
     """
+    if labels is None and hasattr(latents, "latents") and hasattr(latents, "labels"):  # a LatentStore
+        if label_names is None:
+            label_names = list(getattr(latents, "label_names", None) or []) or None
+        latents, labels = latents.latents, latents.labels
     one_d = labels is not None and np.ndim(labels) == 1
     sums = totals = None
     pos = None
