@@ -206,6 +206,7 @@ class LatentModel(nn.Module):
             build()
 
     def extra_repr(self) -> str:
+        """Shape, latent size and prior, for ``repr``."""
         return f"image_shape={self.image_shape}, latent_dim={self.latent_dim}, prior={self.prior!r}"
 
 
