@@ -519,20 +519,24 @@ def test_random_split_counts_add_up(n, a, b, seed):
 @settings(max_examples=25, deadline=None)
 @given(
     shape=st.integers(0, 2),
-    size=st.floats(2.5, 5.0),
+    size=st.floats(2.88, 6.08),  # the data set's range at 32 px
     x=st.floats(10.0, 22.0),
     y=st.floats(10.0, 22.0),
-    brightness=st.floats(0.3, 1.0),
-    blur=st.floats(0.0, 1.2),
+    brightness=st.floats(0.35, 1.0),
+    blur=st.floats(0.0, 1.28),
 )
 def test_measurements_recover_random_factors(shape, size, x, y, brightness, blur):
     f = {"shape": [shape], "size": [size], "x": [x], "y": [y], "hue": [0.2], "brightness": [brightness], "blur": [blur]}
     m = lad.measure_factors(lad.render_shapes(f, size=32))
     # Within a tenth of a pixel (anti-aliasing at small triangles' corners shifts the centroid slightly).
     assert m["x"][0] == pytest.approx(x, abs=0.1) and m["y"][0] == pytest.approx(y, abs=0.1)
-    # Blur lowers the peak of small objects a little, which overstates area and understates brightness.
-    assert m["size"][0] == pytest.approx(size, rel=0.04 if blur < 0.5 else 0.08)
-    assert m["brightness"][0] == pytest.approx(brightness, rel=0.02 if blur < 0.5 else 0.12)
+    if blur < 0.5:
+        assert m["size"][0] == pytest.approx(size, rel=0.04)
+        assert m["brightness"][0] == pytest.approx(brightness, rel=0.02)
+    else:
+        # A blur comparable to a small object lowers its peak: brightness reads low, size high.
+        assert 0.75 * brightness <= m["brightness"][0] <= 1.01 * brightness
+        assert 0.99 * size <= m["size"][0] <= 1.15 * size
 
 
 def test_dataset_subset_by_integer_index():

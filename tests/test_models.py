@@ -153,6 +153,12 @@ def test_wrap_errors():
         bad.encode(np.zeros((1, 1, 2, 2), np.float32))
     with pytest.raises(ValueError, match=r"wrapped decoder returned shape \(1, 1, 3, 3\), expected \(1, 1, 2, 2\)"):
         bad.decode(np.zeros((1, 2), np.float32))
+    nan = la.models.wrap(lambda x: torch.full((x.shape[0], 2), float("nan")),
+                         lambda z: torch.full((z.shape[0], 1, 2, 2), float("nan")), 2, "gaussian")
+    with pytest.raises(ValueError, match="wrapped encoder returned NaN"):
+        nan.encode(np.zeros((1, 1, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="wrapped decoder returned NaN"):
+        nan.decode(np.zeros((1, 2), np.float32))
     flat = la.models.wrap(None, lambda z: z, 2, "gaussian")
     with pytest.raises(ValueError, match=r"returned shape \(1, 2\), expected \(N, C, H, W\)"):
         flat.decode(np.zeros((1, 2), np.float32))

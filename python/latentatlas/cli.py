@@ -72,6 +72,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (``latentatlas: error: ...``) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        """Print one usage-error line and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -206,6 +206,7 @@ class LatentModel(nn.Module):
             build()
 
     def extra_repr(self) -> str:
+        """Shape, latent size and prior, for ``repr``."""
         return f"image_shape={self.image_shape}, latent_dim={self.latent_dim}, prior={self.prior!r}"
 
 
@@ -252,6 +253,8 @@ class WrappedModel(LatentModel):
         z = torch.as_tensor(self.encoder_fn(x))  # type: ignore[misc]
         if z.shape != (x.shape[0], self.latent_dim):
             raise ValueError(f"the wrapped encoder returned shape {tuple(z.shape)}, expected ({x.shape[0]}, {self.latent_dim})")
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError("the wrapped encoder returned NaN or infinite latents")
         return z.float()
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -261,6 +264,8 @@ class WrappedModel(LatentModel):
         if self.image_shape is None or x.shape != (z.shape[0], *self.image_shape):
             want = "(N, C, H, W)" if self.image_shape is None else str((z.shape[0], *self.image_shape))
             raise ValueError(f"the wrapped decoder returned shape {tuple(x.shape)}, expected {want}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("the wrapped decoder returned NaN or infinite values")
         lo, hi = self.output_range
         return ((x.float() - lo) / (hi - lo)).clamp(0.0, 1.0)
 

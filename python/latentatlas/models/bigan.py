@@ -33,6 +33,7 @@ class JointDiscriminator(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """One real/fake logit per ``(x, z)`` pair, ``(N,)``."""
         h = torch.cat([self.act(self.x_branch(x)), self.act(self.z_branch(z))], dim=1)
         return self.joint(h).squeeze(1)
 

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3 VAE, 2e-4 BiGAN)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and batch order")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for small models on a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 

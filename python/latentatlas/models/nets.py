@@ -55,6 +55,7 @@ class ImageEncoder(nn.Module):
         self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(prev * hh * ww, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(N, out_dim)``."""
         return self.body(x)
 
 
@@ -84,6 +85,7 @@ class ImageDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, C, H, W)``."""
         c, h, w = self.image_shape
         if self.arch == "mlp":
             return self.body(z).view(-1, c, h, w)
