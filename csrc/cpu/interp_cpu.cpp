@@ -61,6 +61,13 @@ __attribute__((always_inline)) inline void walk_items(const InterpArgs<T>& p, in
     if (i != row) {
       row = i;
       ok = setup(i, a, b);
+      if (i + 1 < p.B) {  // the next pair streams in from memory while this row is written
+        constexpr index_t kLine = 64 / static_cast<index_t>(sizeof(T));
+        for (index_t j = 0; j < p.D; j += kLine) {
+          __builtin_prefetch(a + p.a_row + j);
+          __builtin_prefetch(b + p.b_row + j);
+        }
+      }
     }
     if (!ok) continue;
     const double t = static_cast<double>(p.t[i * p.t_row + s]);
