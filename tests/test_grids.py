@@ -1,0 +1,321 @@
+"""Latent grids against hand-computed cells and the float64 references of
+tests/reference.py; J-Diagram corners; sampling and the prior grid; batched decoding."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import ndtri
+
+import reference as ref
+from latentatlas import grids, ops, sampling
+
+R2 = 1 / math.sqrt(2)
+
+
+class LinearModel:
+    """A stand-in for a protocol model: a fixed random linear decoder to 1×4×4 images
+    (squashed to [0, 1]) and its least-squares inverse as the encoder."""
+
+    prior = "gaussian"
+
+    def __init__(self, latent_dim: int = 6, returns: str = "torch", seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.latent_dim = latent_dim
+        self.w = rng.standard_normal((latent_dim, 16)) * 0.3
+        self.returns = returns
+        self.calls: list[int] = []
+
+    def decode(self, z):
+        z = np.asarray(z, dtype=np.float64)
+        self.calls.append(z.shape[0])
+        x = (0.5 + np.tanh(z @ self.w) / 2).reshape(-1, 1, 4, 4).astype(np.float32)
+        return torch.from_numpy(x) if self.returns == "torch" else x
+
+    def encode(self, x):
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), 16)
+        y = np.arctanh(np.clip(2 * x - 1, -0.999999, 0.999999))
+        z = np.linalg.lstsq(self.w.T, y.T, rcond=None)[0].T.astype(np.float32)
+        return torch.from_numpy(z) if self.returns == "torch" else z
+
+
+def count_interpolate_calls(monkeypatch) -> list:
+    calls = []
+    real = ops.interpolate
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ops, "interpolate", counting)
+    return calls
+
+
+# ----------------------------------------------------------------------------- interpolation grids
+
+
+def test_four_anchor_lerp_grid_hand_computed():
+    anchors = np.array([[0, 0], [2, 0], [0, 4], [2, 4]], np.float64)
+    grid = grids.interpolation_grid(anchors, 3, 3, method="lerp")
+    expected = np.array([[[0, 0], [1, 0], [2, 0]],
+                         [[0, 2], [1, 2], [2, 2]],
+                         [[0, 4], [1, 4], [2, 4]]], np.float64)
+    np.testing.assert_allclose(grid, expected, atol=1e-15)
+
+
+def test_four_anchor_slerp_grid_hand_computed():
+    e = np.eye(4)
+    grid = grids.interpolation_grid(e, 3, 3)  # TL=e0, TR=e1, BL=e2, BR=e3
+    expected = np.array([
+        [e[0], (e[0] + e[1]) * R2, e[1]],
+        [(e[0] + e[2]) * R2, (e[0] + e[1] + e[2] + e[3]) / 2, (e[1] + e[3]) * R2],
+        [e[2], (e[2] + e[3]) * R2, e[3]],
+    ])
+    np.testing.assert_allclose(grid, expected, atol=1e-12)
+
+
+def test_three_anchor_lerp_grid_adds_the_analogy_corner():
+    anchors = np.array([[1.0], [3.0], [5.0]])  # bottom right = 3 + 5 - 1 = 7
+    grid = grids.interpolation_grid(anchors, 2, 3, method="lerp")
+    np.testing.assert_allclose(grid[..., 0], [[1, 2, 3], [5, 6, 7]], atol=1e-15)
+
+
+def test_two_anchor_walk_in_reading_order():
+    grid = grids.interpolation_grid(np.array([[0.0], [5.0]]), 2, 3, method="lerp")
+    np.testing.assert_allclose(grid[..., 0], [[0, 1, 2], [3, 4, 5]], atol=1e-15)
+    one = grids.interpolation_grid(np.array([[2.0, 1.0], [5.0, 0.0]]), 1, 1)
+    np.testing.assert_array_equal(one, [[[2.0, 1.0]]])
+
+
+@pytest.mark.parametrize("method", ["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_matches_reference_and_corners_exact(method, dtype):
+    anchors = np.random.default_rng(3).standard_normal((4, 7)).astype(dtype)
+    grid = grids.interpolation_grid(anchors, 4, 5, method=method)
+    assert grid.shape == (4, 5, 7) and grid.dtype == dtype
+    a64 = anchors.astype(np.float64)
+    left = ref.interpolate(a64[0], a64[2], np.linspace(0, 1, 4), method)
+    right = ref.interpolate(a64[1], a64[3], np.linspace(0, 1, 4), method)
+    expected = np.stack([ref.interpolate(left[r], right[r], np.linspace(0, 1, 5), method) for r in range(4)])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(grid, expected, rtol=tol, atol=tol)
+    for cell, anchor in zip((grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1]), anchors):
+        np.testing.assert_array_equal(cell, anchor)
+
+
+def test_grid_uses_two_batched_calls_whatever_the_size(monkeypatch):
+    calls = count_interpolate_calls(monkeypatch)
+    grids.interpolation_grid(np.random.default_rng(0).standard_normal((4, 3)), 9, 11)
+    assert calls == [(2, 3), (9, 3)]
+
+
+def test_grid_torch_in_torch_out():
+    anchors = torch.randn(4, 5, dtype=torch.float64)
+    grid = grids.interpolation_grid(anchors, 3, 2, method="lerp")
+    assert isinstance(grid, torch.Tensor) and grid.dtype == torch.float64 and grid.shape == (3, 2, 5)
+    np.testing.assert_allclose(grid.numpy(), grids.interpolation_grid(anchors.numpy(), 3, 2, method="lerp"))
+
+
+@pytest.mark.parametrize("anchors, rows, cols, kwargs, err, match", [
+    (np.zeros((5, 3)), 2, 2, {}, ValueError, "2, 3 or 4 latents, got 5"),
+    (np.zeros((4,)), 2, 2, {}, ValueError, r"anchors must be \(K, D\)"),
+    (np.full((2, 3), np.nan), 2, 2, {}, ValueError, "anchors contains NaN"),
+    (np.zeros((2, 3), np.int64), 2, 2, {}, TypeError, "float32 or float64"),
+    (np.zeros((2, 3)), 0, 2, {}, ValueError, "rows must be >= 1"),
+    (np.zeros((2, 3)), 2, 2, {"method": "cubic"}, ValueError, "method must be one of"),
+    (np.zeros((2, 0)), 2, 2, {}, ValueError, "latent size 0"),
+    ([[0.0], [1.0]], 2, 2, {}, TypeError, "numpy array or a torch tensor"),
+])
+def test_interpolation_grid_errors(anchors, rows, cols, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        grids.interpolation_grid(anchors, rows, cols, **kwargs)
+
+
+# ----------------------------------------------------------------------------- analogy and J-Diagram
+
+
+def test_analogy_hand_computed_and_batched():
+    a, b, c = np.array([1.0, 2.0]), np.array([4.0, 0.0]), np.array([0.5, -1.0])
+    np.testing.assert_array_equal(grids.analogy(a, b, c), [3.5, -3.0])
+    batch = grids.analogy(np.stack([a, b]), np.stack([b, c]), np.stack([c, a]))
+    np.testing.assert_array_equal(batch, [[3.5, -3.0], [-2.5, 1.0]])
+
+
+def test_analogy_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        grids.analogy(np.zeros(3), np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError, match="dtype"):
+        grids.analogy(np.zeros(3), np.zeros(3, np.float32), np.zeros(3))
+    with pytest.raises(ValueError, match="c contains NaN"):
+        grids.analogy(np.zeros(3), np.zeros(3), np.array([0, np.nan, 0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_j_diagram_corners_exact_and_deterministic(dtype):
+    a, b, c = np.random.default_rng(5).standard_normal((3, 9)).astype(dtype)
+    grid = grids.j_diagram(a, b, c, 5, 6)
+    assert grid.shape == (5, 6, 9) and grid.dtype == dtype
+    np.testing.assert_array_equal(grid[0, 0], a)
+    np.testing.assert_array_equal(grid[0, -1], b)
+    np.testing.assert_array_equal(grid[-1, 0], c)
+    np.testing.assert_array_equal(grid[-1, -1], (b - a) + c)
+    np.testing.assert_array_equal(grid, grids.j_diagram(a, b, c, 5, 6))
+    # every other cell is slerp: the top edge is the slerp walk from a to b
+    np.testing.assert_allclose(grid[0], ref.interpolate(a.astype(np.float64), b.astype(np.float64),
+                                                        np.linspace(0, 1, 6), "slerp"), rtol=1e-4, atol=1e-4)
+
+
+def test_j_diagram_errors():
+    z = np.zeros(4)
+    with pytest.raises(ValueError, match="rows must be >= 2"):
+        grids.j_diagram(z, z, z, 1, 3)
+    with pytest.raises(ValueError, match=r"b must be \(D,\)"):
+        grids.j_diagram(z, np.zeros((1, 4)), z, 3, 3)
+    with pytest.raises(ValueError, match="same shape"):
+        grids.j_diagram(z, z, np.zeros(5), 3, 3)
+
+
+# ----------------------------------------------------------------------------- anchor grids and strips
+
+
+def test_anchor_grid_lerp_hand_computed():
+    anchors = np.array([[[0.0], [3.0]], [[6.0], [9.0]]])
+    grid = grids.anchor_grid(anchors, 3, method="lerp")
+    np.testing.assert_allclose(grid[..., 0], np.add.outer(2.0 * np.arange(4), np.arange(4)), atol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 3), (3, 1), (1, 1)])
+def test_anchor_grid_anchors_exact_and_two_calls(shape, monkeypatch):
+    anchors = np.random.default_rng(2).standard_normal(shape + (5,))
+    calls = count_interpolate_calls(monkeypatch)
+    grid = grids.anchor_grid(anchors, 4)
+    assert grid.shape == ((shape[0] - 1) * 4 + 1, (shape[1] - 1) * 4 + 1, 5)
+    np.testing.assert_array_equal(grid[::4, ::4], anchors)
+    assert len(calls) <= 2
+    if shape == (3, 4):  # between anchors: the slerp of the neighbouring anchors
+        np.testing.assert_allclose(grid[0, 1], ref.interpolate(anchors[0, 0], anchors[0, 1], 0.25, "slerp"), atol=1e-12)
+        np.testing.assert_allclose(grid[2, 5], ref.interpolate(grid[0, 5], grid[4, 5], 0.5, "slerp"), atol=1e-12)
+
+
+def test_anchor_grid_errors():
+    with pytest.raises(ValueError, match=r"anchors must be 3-D"):
+        grids.anchor_grid(np.zeros((4, 3)), 2)
+    with pytest.raises(ValueError, match="spacing must be >= 1"):
+        grids.anchor_grid(np.zeros((2, 2, 3)), 0)
+    with pytest.raises(ValueError, match="at least one anchor"):
+        grids.anchor_grid(np.zeros((0, 2, 3)), 2)
+
+
+def test_interpolation_strips_lerp_vs_slerp():
+    a, b = np.random.default_rng(8).standard_normal((2, 3, 10))
+    strips = grids.interpolation_strips(a, b, 7)
+    assert strips.shape == (6, 7, 10)
+    t = np.linspace(0, 1, 7)
+    for p in range(3):
+        np.testing.assert_allclose(strips[2 * p], ref.interpolate(a[p], b[p], t, "lerp"), atol=1e-12)
+        np.testing.assert_allclose(strips[2 * p + 1], ref.interpolate(a[p], b[p], t, "slerp"), atol=1e-12)
+    # the tent-pole: lerp's midpoint is shorter than slerp's
+    assert np.linalg.norm(strips[0, 3]) < np.linalg.norm(strips[1, 3])
+    single = grids.interpolation_strips(a[0], b[0], 7, methods=("slerp",))
+    np.testing.assert_array_equal(single[0], strips[1])
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        grids.interpolation_strips(a, b, 7, methods=())
+    with pytest.raises(ValueError, match="steps must be >= 2"):
+        grids.interpolation_strips(a, b, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        grids.interpolation_strips(a, b[:2], 4)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def test_sample_prior_seeded_and_in_range():
+    g = sampling.sample_prior(100, 8, "gaussian", seed=7)
+    assert g.shape == (100, 8) and g.dtype == np.float32
+    np.testing.assert_array_equal(g, sampling.sample_prior(100, 8, "gaussian", seed=7))
+    assert not np.array_equal(g, sampling.sample_prior(100, 8, "gaussian", seed=8))
+    u = sampling.sample_prior(500, 4, "uniform", seed=1, dtype=np.float64)
+    assert u.dtype == np.float64 and u.min() >= -1 and u.max() < 1 and u.min() < -0.9 and u.max() > 0.9
+    model = LinearModel(5)
+    assert sampling.sample_latents(model, 3).shape == (3, 5)
+
+
+def test_sample_prior_errors():
+    with pytest.raises(ValueError, match="prior must be one of"):
+        sampling.sample_prior(2, 3, "laplace")
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        sampling.sample_prior(2, 0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        sampling.sample_prior(2, 3, dtype=np.int32)
+    with pytest.raises(TypeError, match="no 'latent_dim'"):
+        sampling.sample_latents(object(), 3)
+
+
+def test_prior_grid_through_inverse_cdf():
+    grid = sampling.prior_grid(2, 3, dim=4, dtype=np.float64)
+    assert grid.shape == (2, 3, 4)
+    np.testing.assert_allclose(grid[:, 0, 0], [-0.6744897501960817, 0.6744897501960817], rtol=1e-12)
+    np.testing.assert_allclose(grid[0, :, 1], ndtri(np.array([1, 3, 5]) / 6), rtol=1e-12, atol=1e-15)
+    assert (grid[..., 2:] == 0).all()
+    uni = sampling.prior_grid(2, 2, prior="uniform", axes=(1, 0), base=np.full(3, 0.3), dtype=np.float64)
+    np.testing.assert_allclose(uni[:, :, 1], [[-0.5, -0.5], [0.5, 0.5]])
+    np.testing.assert_allclose(uni[:, :, 0], [[-0.5, 0.5], [-0.5, 0.5]])
+    assert (uni[..., 2] == 0.3).all()
+
+
+def test_prior_grid_errors():
+    with pytest.raises(ValueError, match="distinct coordinates"):
+        sampling.prior_grid(2, 2, dim=3, axes=(1, 1))
+    with pytest.raises(ValueError, match="distinct coordinates"):
+        sampling.prior_grid(2, 2, dim=3, axes=(0, 3))
+    with pytest.raises(ValueError, match="base contains NaN"):
+        sampling.prior_grid(2, 2, base=np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match="dim must be >= 2"):
+        sampling.prior_grid(2, 2, dim=1)
+
+
+# ----------------------------------------------------------------------------- batched model I/O
+
+
+@pytest.mark.parametrize("returns", ["torch", "numpy"])
+def test_decode_batched_keeps_grid_shape(returns):
+    model = LinearModel(6, returns=returns)
+    z = np.random.default_rng(0).standard_normal((3, 5, 6)).astype(np.float32)
+    images = sampling.decode_batched(model, z, batch_size=4)
+    assert images.shape == (3, 5, 1, 4, 4) and images.dtype == np.float32
+    assert model.calls == [4, 4, 4, 3]
+    direct = np.asarray(LinearModel(6, returns="numpy").decode(z.reshape(15, 6)))
+    np.testing.assert_allclose(images.reshape(15, 1, 4, 4), direct, rtol=1e-6)
+
+
+def test_encode_batched_inverts_the_linear_model():
+    model = LinearModel(6)
+    z = np.random.default_rng(1).standard_normal((10, 6)).astype(np.float32) * 0.5
+    back = sampling.encode_batched(model, sampling.decode_batched(model, z), batch_size=3)
+    np.testing.assert_allclose(back, z, atol=1e-3)
+
+
+def test_model_io_errors():
+    model = LinearModel(6)
+    with pytest.raises(ValueError, match="latent size 6"):
+        sampling.decode_batched(model, np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        sampling.decode_batched(model, np.zeros((0, 6), np.float32))
+    with pytest.raises(ValueError, match="latents contains NaN"):
+        sampling.decode_batched(model, np.full((1, 6), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"NCHW \(N, C, H, W\)"):
+        sampling.encode_batched(model, np.zeros((2, 16), np.float32))
+
+    class NoEncoder:
+        latent_dim, prior = 6, "gaussian"
+
+        def decode(self, z):
+            return z
+
+    with pytest.raises(TypeError, match="no encode"):
+        sampling.encode_batched(NoEncoder(), np.zeros((1, 1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="must return NCHW"):
+        sampling.decode_batched(NoEncoder(), np.zeros((2, 6), np.float32))
