@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ._files import atomic_write
 from ._validate import check_int as _check_int
+from ._validate import finite_floats
 
-__all__ = ["to_numpy_images", "auto_scale", "image_sheet", "save_image", "save_gif", "atomic_write"]
+__all__ = ["to_numpy_images", "auto_scale", "image_sheet", "save_image", "save_gif"]
 
 Array = Any  # numpy.ndarray or torch.Tensor
 
@@ -43,14 +44,7 @@ def to_numpy_images(images: Array, name: str = "images") -> np.ndarray:
         TypeError: not an array/tensor, or not a float dtype.
         ValueError: not 4-D, ``C`` not 1 or 3, an empty image, or NaN/Inf values.
     """
-    if not isinstance(images, np.ndarray):
-        if hasattr(images, "detach") and hasattr(images, "cpu"):
-            images = images.detach().cpu().numpy()
-        else:
-            raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(images).__name__}")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"{name} must be floats in [0, 1], got dtype {images.dtype} "
-                        "(divide uint8 images by 255)")
+    images = finite_floats(images, name, hint=" (images are floats in [0, 1]: divide uint8 images by 255)")
     if images.ndim != 4:
         raise ValueError(f"{name} must be NCHW (N, C, H, W), got shape {images.shape}")
     n, c, h, w = images.shape
@@ -58,10 +52,7 @@ def to_numpy_images(images: Array, name: str = "images") -> np.ndarray:
         raise ValueError(f"{name} must have 1 (grayscale) or 3 (RGB) channels, got C = {c} in shape {images.shape}")
     if h == 0 or w == 0:
         raise ValueError(f"{name} has empty images of size {h}x{w}")
-    out = np.asarray(images, dtype=np.float32)
-    if out.size and not np.isfinite(out).all():
-        raise ValueError(f"{name} contains NaN or Inf")
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
 
 
 def auto_scale(height: int, width: int) -> int:
@@ -175,28 +166,6 @@ def _add_labels(pixels: np.ndarray, row_labels: list[str] | None, col_labels: li
         draw.text((x, _LABEL_PAD), text, fill=fill, font=font)
     out = np.asarray(image)
     return out[..., None] if c == 1 else out
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> str:
-    """Calls ``write(tmp_path)`` on a temporary file in ``path``'s folder, then moves it
-    over ``path`` with :func:`os.replace`; the temporary file is removed on failure.
-
-    Returns the path written, as a string.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _image_format(path: str, allowed: Sequence[str]) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import check_int as _check_int
+from ._validate import finite_floats, to_numpy
 
 __all__ = ["PRIORS", "sample_prior", "sample_latents", "prior_grid", "encode_batched", "decode_batched"]
 
@@ -114,11 +115,9 @@ def prior_grid(rows: int, cols: int, dim: int = 2, prior: str = "gaussian", *, a
         dim = _check_int("dim", dim, 2)
         base_vec = np.zeros(dim, dtype=np.float64)
     else:
-        base_vec = np.asarray(base.detach().cpu().numpy() if hasattr(base, "detach") else base, dtype=np.float64)
+        base_vec = finite_floats(base, "base").astype(np.float64)
         if base_vec.ndim != 1:
             raise ValueError(f"base must be a (dim,) latent, got shape {base_vec.shape}")
-        if not np.isfinite(base_vec).all():
-            raise ValueError("base contains NaN or Inf")
         dim = base_vec.shape[0]
     if len(axes) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
         raise TypeError(f"axes must be two ints, got {axes!r}")
@@ -131,26 +130,6 @@ def prior_grid(rows: int, cols: int, dim: int = 2, prior: str = "gaussian", *, a
     return grid.astype(dt)
 
 
-def _to_numpy(value: Any, what: str) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{what} must return a numpy array or a torch tensor, got {type(value).__name__}")
-    return value
-
-
-def _as_float_numpy(x: Array, name: str) -> np.ndarray:
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu().numpy()
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
-    if x.size and not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or Inf")
-    return x
-
-
 def _run_batched(fn: Any, x: np.ndarray, batch_size: int, model: Any, what: str) -> np.ndarray:
     import torch
 
@@ -161,7 +140,7 @@ def _run_batched(fn: Any, x: np.ndarray, batch_size: int, model: Any, what: str)
             chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], dtype=np.float32))
             if device is not None:
                 chunk = chunk.to(device)
-            out = _to_numpy(fn(chunk), what)
+            out = to_numpy(fn(chunk), f"the result of {what}")
             if out.shape[0] != chunk.shape[0]:
                 raise ValueError(f"{what} returned {out.shape[0]} rows for a batch of {chunk.shape[0]}")
             parts.append(out.astype(np.float32, copy=False))
@@ -182,7 +161,7 @@ def decode_batched(model: Any, latents: Array, *, batch_size: int = 256) -> np.n
     """
     dim, _ = _model_dim_prior(model)
     batch_size = _check_int("batch_size", batch_size, 1)
-    z = _as_float_numpy(latents, "latents")
+    z = finite_floats(latents, "latents")
     if z.ndim == 0 or z.shape[-1] != dim:
         raise ValueError(f"latents must end in the model's latent size {dim}, got shape {z.shape}")
     flat = z.reshape(-1, dim)
@@ -205,7 +184,7 @@ def encode_batched(model: Any, images: Array, *, batch_size: int = 256) -> np.nd
     if not callable(getattr(model, "encode", None)):
         raise TypeError("model has no encode(): this needs a model with an encoder")
     batch_size = _check_int("batch_size", batch_size, 1)
-    x = _as_float_numpy(images, "images")
+    x = finite_floats(images, "images")
     if x.ndim != 4:
         raise ValueError(f"images must be NCHW (N, C, H, W), got shape {x.shape}")
     if x.shape[0] == 0:
