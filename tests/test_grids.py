@@ -319,3 +319,103 @@ def test_model_io_errors():
         sampling.encode_batched(NoEncoder(), np.zeros((1, 1, 4, 4), np.float32))
     with pytest.raises(ValueError, match="must return NCHW"):
         sampling.decode_batched(NoEncoder(), np.zeros((2, 6), np.float32))
+
+
+# ----------------------------------------------------------------------------- MINE grids
+
+
+def lattice_with_distractors(seed: int = 0):
+    """15 points on a 3×5 lattice (row step 1, column step 2) in a random plane of R^16,
+    hidden among 50 far-away points."""
+    rng = np.random.default_rng(seed)
+    u, v = np.linalg.qr(rng.standard_normal((16, 2)))[0].T
+    origin = 3 * rng.standard_normal(16)
+    lattice = np.array([origin + i * u + 2 * j * v for i in range(3) for j in range(5)])
+    far = 1000 * rng.standard_normal((50, 16))
+    return np.concatenate([far[:20], lattice, far[20:]]), np.arange(20, 35)
+
+
+def test_mine_layout_recovers_a_lattice():
+    latents, lattice_rows = lattice_with_distractors()
+    grid = grids.mine_grid(latents[27], latents, 5, 9, spacing=2, space="l2")
+    assert sorted(grid.anchor_ids.ravel().tolist()) == lattice_rows.tolist()
+    anchors = latents[grid.anchor_ids]
+    # grid neighbours are latent neighbours: every horizontal step is the lattice's column
+    # step (2) and every vertical step its row step (1), up to flips
+    np.testing.assert_allclose(np.linalg.norm(np.diff(anchors, axis=1), axis=-1), 2.0, rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(np.diff(anchors, axis=0), axis=-1), 1.0, rtol=1e-9)
+    tall = grids.mine_layout(latents[lattice_rows], 5, 3, space="l2")  # a tall grid turns the lattice
+    np.testing.assert_allclose(np.linalg.norm(np.diff(latents[lattice_rows][tall], axis=0), axis=-1), 2.0, rtol=1e-9)
+
+
+def encoded_digits_like(n: int = 400, seed: int = 0):
+    model = LinearModel(6, seed=seed)
+    images = sampling.decode_batched(model, np.random.default_rng(seed).standard_normal((n, 6)).astype(np.float32))
+    return model, sampling.encode_batched(model, images)
+
+
+@pytest.mark.parametrize("space", ["cosine", "l2"])
+def test_mine_anchors_are_encodings_of_the_seeds_neighbours(space):
+    model, latents = encoded_digits_like()
+    seed = latents[11]
+    grid = grids.mine_grid(seed, latents, 7, 10, spacing=3, space=space)
+    assert grid.latents.shape == (7, 10, 6) and grid.latents.dtype == np.float32
+    assert grid.anchor_ids.shape == (3, 4)
+    # anchor cells are exactly the encodings of the data set's rows named by anchor_ids ...
+    np.testing.assert_array_equal(grid.latents[::3, ::3], latents[grid.anchor_ids])
+    expected_mask = np.zeros((7, 10), bool)
+    expected_mask[np.ix_([0, 3, 6], [0, 3, 6, 9])] = True
+    np.testing.assert_array_equal(grid.anchor_mask(), expected_mask)
+    # ... and those rows are the 12 nearest neighbours of the seed (float64 brute force)
+    x, s = latents.astype(np.float64), seed.astype(np.float64)
+    if space == "l2":
+        ref = ((x - s) ** 2).sum(1)
+    else:
+        ref = 1 - x @ s / (np.linalg.norm(x, axis=1) * np.linalg.norm(s))
+    assert set(grid.anchor_ids.ravel().tolist()) == set(np.argsort(ref)[:12].tolist())
+    assert 11 in grid.anchor_ids  # the seed's own encoding is its nearest neighbour
+    np.testing.assert_allclose(grid.anchor_distances, ref[grid.anchor_ids], atol=1e-5)
+    # between anchors: slerp of the neighbouring cells
+    np.testing.assert_allclose(grid.latents[0, 1], ref_slerp(grid.latents[0, 0], grid.latents[0, 3], 1 / 3), atol=1e-5)
+
+
+def ref_slerp(a, b, t):
+    return ref.interpolate(a.astype(np.float64), b.astype(np.float64), t, "slerp")
+
+
+def test_mine_grid_with_an_index_and_torch_latents():
+    from latentatlas.neighbors import NeighborIndex
+
+    _, latents = encoded_digits_like(300, seed=1)
+    index = NeighborIndex(6, "cosine")
+    index.add(latents)
+    exact = grids.mine_grid(latents[3], latents, 3, 3)
+    fast = grids.mine_grid(latents[3], latents, 3, 3, index=index, ef=200)
+    assert set(fast.anchor_ids.ravel().tolist()) == set(exact.anchor_ids.ravel().tolist())
+    tgrid = grids.mine_grid(torch.from_numpy(latents[3]), torch.from_numpy(latents), 3, 3)
+    assert isinstance(tgrid.latents, torch.Tensor)
+    np.testing.assert_array_equal(tgrid.latents.numpy(), exact.latents)
+
+
+def test_mine_errors():
+    _, latents = encoded_digits_like(20)
+    with pytest.raises(ValueError, match=r"rows - 1 must be a multiple of spacing = 3, got rows = 5 \(try 4 or 7\)"):
+        grids.mine_grid(latents[0], latents, 5, 4, spacing=3)
+    with pytest.raises(ValueError, match="needs 25 neighbours, but latents has only 20"):
+        grids.mine_grid(latents[0], latents, 5, 5)
+    with pytest.raises(ValueError, match=r"seed must be a \(6,\) latent"):
+        grids.mine_grid(latents[0, :5], latents, 3, 3)
+    with pytest.raises(ValueError, match="latents contains NaN"):
+        grids.mine_grid(latents[0], np.full((20, 6), np.nan, np.float32), 3, 3)
+    from latentatlas.neighbors import NeighborIndex
+
+    small = NeighborIndex(6, "cosine")
+    small.add(latents[:10])
+    with pytest.raises(ValueError, match="index must be built over latents"):
+        grids.mine_grid(latents[0], latents, 3, 3, index=small)
+    with pytest.raises(TypeError, match="index must be a NeighborIndex"):
+        grids.mine_grid(latents[0], latents, 3, 3, index="index")
+    with pytest.raises(ValueError, match=r"points must be \(rows\*cols, D\) = \(6, D\)"):
+        grids.mine_layout(latents[:5], 2, 3)
+    with pytest.raises(ValueError, match="space must be one of"):
+        grids.mine_layout(latents[:6], 2, 3, space="manhattan")

@@ -18,8 +18,10 @@ import numpy as np
 
 from . import ops
 from ._validate import check_int as _check_int
+from ._validate import finite_floats
 
-__all__ = ["interpolation_grid", "analogy", "j_diagram", "anchor_grid", "interpolation_strips"]
+__all__ = ["interpolation_grid", "analogy", "j_diagram", "anchor_grid", "interpolation_strips",
+           "MineGrid", "mine_layout", "mine_grid"]
 
 Array = Any  # numpy.ndarray or torch.Tensor
 
@@ -231,3 +233,160 @@ def interpolation_strips(a: Array, b: Array, steps: int,
     t = _times(steps)
     strips = _stack([ops.interpolate(a2, b2, t, m) for m in names], kind)  # (M, P, steps, D)
     return _permute(strips, (1, 0, 2, 3), kind).reshape(pairs * len(names), steps, d)
+
+
+# ----------------------------------------------------------------------------- MINE grids
+
+
+@dataclass(frozen=True)
+class MineGrid:
+    """A Manifold Interpolated Neighbor Embedding grid (:func:`mine_grid`).
+
+    Attributes:
+        latents: ``(rows, cols, D)`` grid latents, same kind and dtype as the data set's.
+        anchor_ids: ``(AR, AC)`` int64 row numbers (in the data set) of the neighbour at
+            each anchor cell; anchor ``(i, j)`` sits on cell ``(i·spacing, j·spacing)``.
+        anchor_distances: ``(AR, AC)`` float32 distance of each anchor to the seed (in the
+            search space's convention, see :mod:`latentatlas.neighbors`).
+        spacing: cells between anchors.
+    """
+
+    latents: Any
+    anchor_ids: np.ndarray
+    anchor_distances: np.ndarray
+    spacing: int
+
+    def anchor_mask(self) -> np.ndarray:
+        """``(rows, cols)`` bool, True on the anchor cells (actual encodings)."""
+        mask = np.zeros(tuple(self.latents.shape[:2]), dtype=bool)
+        mask[::self.spacing, ::self.spacing] = True
+        return mask
+
+
+def mine_layout(points: Array, rows: int, cols: int, *, space: str = "cosine") -> np.ndarray:
+    """Assigns ``rows·cols`` points to the cells of a grid so that points close in latent
+    space land in nearby cells.
+
+    The points (unit-normalised first for ``space="cosine"``) are embedded in 2-D by PCA;
+    the axis of larger variance goes along the longer side of the grid (rows for a tall
+    grid, columns otherwise), and component signs are fixed (largest loading positive) so
+    the layout is deterministic. Both embedding axes are standardised to the spread of the
+    cell coordinates, and an optimal assignment (Hungarian algorithm, minimum total
+    squared distance between embedded points and cell centres) puts one point per cell.
+
+    Args:
+        points: ``(rows·cols, D)`` latents.
+        rows, cols: grid size.
+        space: ``"cosine"``, ``"l2"`` or ``"ip"`` (only cosine changes the embedding).
+
+    Returns:
+        ``(rows, cols)`` int64: the index (into ``points``) of the point in each cell.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from .neighbors import SPACES
+
+    rows = _check_int("rows", rows, 1)
+    cols = _check_int("cols", cols, 1)
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    x = finite_floats(points, "points").astype(np.float64)
+    if x.ndim != 2 or x.shape[0] != rows * cols or x.shape[1] == 0:
+        raise ValueError(f"points must be (rows*cols, D) = ({rows * cols}, D), got shape {x.shape}")
+    if space == "cosine":
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.where(norms == 0, 1.0, norms)
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    comps = np.zeros((2, x.shape[1]))
+    comps[:min(2, vt.shape[0])] = vt[:2]
+    for c in comps:  # deterministic signs: the largest loading positive
+        if c[np.argmax(np.abs(c))] < 0:
+            c *= -1
+    emb = x @ comps.T  # (K, 2), major axis first
+    cells = np.stack(np.meshgrid(np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64),
+                                 indexing="ij"), axis=-1).reshape(-1, 2)  # (K, 2) as (row, col)
+    major, minor = (0, 1) if rows > cols else (1, 0)
+    target = np.empty_like(emb)
+    for axis, cell_axis in ((0, major), (1, minor)):
+        e, c = emb[:, axis], cells[:, cell_axis]
+        spread = e.std()
+        target[:, cell_axis] = (e - e.mean()) / spread * c.std() + c.mean() if spread > 1e-12 else c.mean()
+    cost = ((target[:, None, :] - cells[None, :, :]) ** 2).sum(-1)
+    point_idx, cell_idx = linear_sum_assignment(cost)
+    layout = np.empty(rows * cols, dtype=np.int64)
+    layout[cell_idx] = point_idx
+    return layout.reshape(rows, cols)
+
+
+def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int = 1, method: str = "slerp",
+              space: str = "cosine", index: Any = None, ef: int | None = None) -> MineGrid:
+    """A MINE grid (Figure 5 of the paper): the nearest neighbours of a seed latent in a set
+    of encoded out-of-sample data, laid out on a grid so that latent neighbours are grid
+    neighbours (:func:`mine_layout`), then spread with interpolation between anchor cells
+    every ``spacing`` cells (:func:`anchor_grid`).
+
+    With ``spacing=1`` every cell is an actual encoding (Figure 5a); with ``spacing=s`` the
+    ``AR × AC = ((rows−1)/s + 1) × ((cols−1)/s + 1)`` nearest neighbours sit on the anchor
+    cells and the cells between them are interpolated (Figure 5b).
+
+    Args:
+        seed: ``(D,)`` latent to centre the patch on (e.g. the encoding of one image).
+        latents: ``(N, D)`` encoded data set, numpy or torch (the result follows its kind
+            and dtype); ``N >= AR·AC``.
+        rows, cols: grid size; ``rows − 1`` and ``cols − 1`` must be multiples of ``spacing``.
+        spacing: cells from anchor to anchor (>= 1).
+        method: interpolation between anchors (slerp by default).
+        space: neighbour space, ``"cosine"`` (default), ``"l2"`` or ``"ip"``.
+        index: optional :class:`~latentatlas.neighbors.NeighborIndex` built over ``latents``
+            with the default ids (row numbers); without one the search is exact.
+        ef: HNSW search breadth when ``index`` is given.
+
+    Returns:
+        A :class:`MineGrid`.
+
+    Raises:
+        ValueError: sizes not compatible with ``spacing``, too few latents, NaN/Inf, a seed
+            or index of the wrong dimension, an index of another size or space.
+    """
+    from .neighbors import NeighborIndex, exact_search
+
+    rows = _check_int("rows", rows, 1)
+    cols = _check_int("cols", cols, 1)
+    spacing = _check_int("spacing", spacing, 1)
+    method = _check_method(method)
+    for name, size in (("rows", rows), ("cols", cols)):
+        if (size - 1) % spacing:
+            raise ValueError(f"{name} - 1 must be a multiple of spacing = {spacing}, got {name} = {size} "
+                             f"(try {(size - 1) // spacing * spacing + 1} or {((size - 1) // spacing + 1) * spacing + 1})")
+    ar, ac = (rows - 1) // spacing + 1, (cols - 1) // spacing + 1
+    data = finite_floats(latents, "latents")
+    if data.ndim != 2 or data.shape[1] == 0:
+        raise ValueError(f"latents must be (N, D), got shape {data.shape}")
+    n, d = data.shape
+    if n < ar * ac:
+        raise ValueError(f"a {rows}x{cols} MINE grid with spacing {spacing} needs {ar * ac} neighbours, "
+                         f"but latents has only {n}")
+    q = finite_floats(seed, "seed")
+    if q.shape != (d,):
+        raise ValueError(f"seed must be a ({d},) latent like the rows of latents, got shape {q.shape}")
+    if index is None:
+        ids, dist = exact_search(data, q, ar * ac, space)
+    else:
+        if not isinstance(index, NeighborIndex):
+            raise TypeError(f"index must be a NeighborIndex, got {type(index).__name__}")
+        if len(index) != n or index.dim != d or index.space != space:
+            raise ValueError(f"index must be built over latents ({n} vectors of dim {d}, space {space!r}), "
+                             f"got {len(index)} of dim {index.dim}, space {index.space!r}")
+        ids, dist = index.query(q, ar * ac, ef=ef)
+        if ids.max() >= n:
+            raise ValueError("index ids must be the row numbers of latents (build it with the default ids)")
+    ids, dist = ids[0], dist[0]
+    layout = mine_layout(data[ids], ar, ac, space=space)
+    anchor_ids = ids[layout]
+    if ops._kind("latents", latents) == "numpy":
+        anchors = latents[anchor_ids]
+    else:
+        anchors = latents[ops._torch().as_tensor(anchor_ids, device=latents.device)]
+    return MineGrid(latents=anchor_grid(anchors, spacing, method=method), anchor_ids=anchor_ids,
+                    anchor_distances=dist[layout].astype(np.float32), spacing=spacing)
