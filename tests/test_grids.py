@@ -4,6 +4,7 @@ tests/reference.py; J-Diagram corners; sampling and the prior grid; batched deco
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -419,3 +420,83 @@ def test_mine_errors():
         grids.mine_layout(latents[:5], 2, 3)
     with pytest.raises(ValueError, match="space must be one of"):
         grids.mine_layout(latents[:6], 2, 3, space="manhattan")
+
+
+# ----------------------------------------------------------------------------- sheets
+
+
+class TinyDigits:
+    """A stand-in data set with the Dataset attributes the sheets use."""
+
+    def __init__(self, model: LinearModel, n: int = 60):
+        z = np.random.default_rng(4).standard_normal((n, model.latent_dim)).astype(np.float32)
+        self.images = sampling.decode_batched(model, z)
+        self.split = np.array(["train", "valid", "test"] * (n // 3))
+
+
+def cell(sheet: np.ndarray, r: int, c: int, size: int, pad: int = 2) -> np.ndarray:
+    y, x = pad + r * (size + pad), pad + c * (size + pad)
+    return sheet[y:y + size, x:x + size]
+
+
+def test_j_diagram_sheet_places_inputs_beside_their_reconstructions():
+    from latentatlas import sheets
+
+    model = LinearModel(6)
+    data = TinyDigits(model)
+    inputs, rows = sheets.first_images(data, 3)
+    assert rows.tolist() == [1, 4, 7]
+    sheet = sheets.j_diagram_sheet(model, inputs, 4, 5, scale=1)
+    assert sheet.shape == (2 + 4 * 6, 2 + 7 * 6)
+    u8 = lambda x: np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+    a, b, c = sampling.encode_batched(model, inputs)
+    recon = sampling.decode_batched(model, np.stack([a, b, c, (b - a) + c]))
+    np.testing.assert_array_equal(cell(sheet, 0, 0, 4), u8(inputs[0, 0]))  # A, then its reconstruction
+    np.testing.assert_array_equal(cell(sheet, 0, 1, 4), u8(recon[0, 0]))
+    np.testing.assert_array_equal(cell(sheet, 0, 5, 4), u8(recon[1, 0]))  # B's reconstruction, then B
+    np.testing.assert_array_equal(cell(sheet, 0, 6, 4), u8(inputs[1, 0]))
+    np.testing.assert_array_equal(cell(sheet, 3, 0, 4), u8(inputs[2, 0]))  # C, then its reconstruction
+    np.testing.assert_array_equal(cell(sheet, 3, 1, 4), u8(recon[2, 0]))
+    np.testing.assert_array_equal(cell(sheet, 3, 5, 4), u8(recon[3, 0]))  # (B + C) - A
+    assert (cell(sheet, 1, 0, 4) == 128).all() and (cell(sheet, 3, 6, 4) == 128).all()  # blank margins
+    with pytest.raises(ValueError, match="exactly 3 images"):
+        sheets.j_diagram_sheet(model, inputs[:2])
+    with pytest.raises(ValueError, match="fewer than 3"):
+        sheets.first_images(data, 3, split="extra")
+
+
+def test_render_paper_sheets_writes_every_picture(tmp_path):
+    from PIL import Image
+
+    from latentatlas import sheets
+
+    model = LinearModel(6)
+    written = sheets.render_paper_sheets(model, TinyDigits(model, 120), tmp_path / "out", rows=3, cols=4)
+    assert set(written) == {"j_diagram.png", "j_diagram_lerp.png", "mine.png", "strips_prior.png",
+                            "strips_encoded.png", "samples.png", "prior_grid.png", "walk.gif"}
+    sizes = {}
+    for name, path in written.items():
+        with Image.open(path) as im:
+            sizes[name] = im.size
+            if name == "walk.gif":
+                assert im.n_frames == 4 * 15
+    cell_px = 4 * 16  # 4x4 images upscaled to 64 px
+    assert sizes["mine.png"] == (2 + 9 * (cell_px + 2),) * 2
+    assert sizes["j_diagram.png"] == (2 + 6 * (cell_px + 2), 2 + 3 * (cell_px + 2))  # (width, height)
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(written)
+
+
+def test_sheets_main_with_a_shipped_model(tmp_path, monkeypatch, capsys):
+    import types
+
+    import latentatlas as la
+    from latentatlas import sheets
+
+    model = LinearModel(6)
+    # stand-ins for la.models.load / la.data.load_digits (set in the namespace, so the
+    # lazy importer is not asked for the real modules)
+    monkeypatch.setitem(vars(la), "models", types.SimpleNamespace(load=lambda name: model))
+    monkeypatch.setitem(vars(la), "data", types.SimpleNamespace(load_digits=lambda: TinyDigits(model, 90)))
+    assert sheets.main(["--model", "digits-vae", "--out", str(tmp_path), "--rows", "3", "--cols", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("wrote ") == 8 and str(tmp_path / "j_diagram.png") in out
