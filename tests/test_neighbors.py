@@ -245,6 +245,30 @@ def test_add_during_query_raises():
     assert results[0][0].shape == (1, 2)
 
 
+def test_concurrent_queries_with_different_ef_match_sequential_ones():
+    x, q = data(3000, 16, seed=12), data(30, 16, seed=13)
+    index = NeighborIndex(16, "cosine", M=8, ef_construction=40)
+    index.add(x)
+    expected = {ef: index.query(q, 10, ef=ef)[0] for ef in (10, 300)}
+    assert not np.array_equal(expected[10], expected[300])  # the breadth matters here
+    mismatches, errors = [], []
+
+    def worker(ef: int) -> None:
+        try:
+            for _ in range(15):
+                if not np.array_equal(index.query(q, 10, ef=ef)[0], expected[ef]):
+                    mismatches.append(ef)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(ef,)) for ef in (10, 300, 10, 300)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and mismatches == []
+
+
 # ----------------------------------------------------------------------------- files
 
 

@@ -7,12 +7,14 @@ Distances follow hnswlib's conventions in every path (approximate, re-ranked, ex
 - ``"ip"``: ``1 − q·x``;
 - ``"l2"``: the squared Euclidean distance ``|q − x|²``.
 
-Thread rules (enforced): any number of threads may call :meth:`NeighborIndex.query`,
-:meth:`~NeighborIndex.save` and the other readers at once; :meth:`~NeighborIndex.add` needs
-the index to itself. A query that starts while an add is running, or an add that starts
-while another add or any reader is running, raises ``RuntimeError`` instead of racing (hnswlib
-releases the GIL, so such calls would otherwise overlap). Serialise adds and queries
-yourself, e.g. build first and then serve queries.
+Thread rules (enforced): any number of threads may call :meth:`NeighborIndex.query` and
+:meth:`~NeighborIndex.save` at once (graph searches take turns inside, since hnswlib keeps
+one search breadth per index; each batch is still searched in parallel by hnswlib's own
+threads); :meth:`~NeighborIndex.add` needs the index to itself. A query or save that starts
+while an add is running, or an add that starts while another add or any query or save is
+running, raises ``RuntimeError`` instead of racing (hnswlib releases the GIL, so such calls
+would otherwise overlap). Serialise adds and queries yourself, e.g. build first and then
+serve queries.
 
 Index files: ``MAGIC`` (8 bytes), format version (uint32 LE), header length (uint32 LE),
 a UTF-8 JSON header (dim, space, count, HNSW parameters, payload size and its SHA-256),
@@ -211,6 +213,7 @@ class NeighborIndex:
         self._ids: set[int] = set()
         self._next_id = 0
         self._state = threading.Lock()
+        self._search = threading.Lock()  # set_ef + knn_query must not interleave
         self._readers = 0
         self._writing = False
 
@@ -365,9 +368,10 @@ class NeighborIndex:
                 stored = np.asarray(self._index.get_items(labels, return_type="numpy"), dtype=np.float32)
                 return exact_search(stored, data, k, self._space, ids=labels.astype(np.int64))
             fetch = min(count, 2 * k) if rerank else k
-            self._index.set_ef(max(ef, fetch))
             try:
-                labels, dist = self._index.knn_query(data, k=fetch, num_threads=self._num_threads)
+                with self._search:
+                    self._index.set_ef(max(ef, fetch))
+                    labels, dist = self._index.knn_query(data, k=fetch, num_threads=self._num_threads)
             except RuntimeError as exc:
                 raise RuntimeError(f"hnswlib could not return {fetch} neighbours per query ({exc}); "
                                    "raise ef or M") from exc
