@@ -120,6 +120,13 @@ def test_grid_torch_in_torch_out():
     np.testing.assert_allclose(grid.numpy(), grids.interpolation_grid(anchors.numpy(), 3, 2, method="lerp"))
 
 
+def test_grid_is_differentiable_through_the_custom_ops():
+    anchors = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: grids.interpolation_grid(a, 3, 4), (anchors,))
+    spread = torch.randn(2, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: grids.anchor_grid(a, 2, method="lerp"), (spread,))
+
+
 @pytest.mark.parametrize("anchors, rows, cols, kwargs, err, match", [
     (np.zeros((5, 3)), 2, 2, {}, ValueError, "2, 3 or 4 latents, got 5"),
     (np.zeros((4,)), 2, 2, {}, ValueError, r"anchors must be \(K, D\)"),
@@ -242,6 +249,8 @@ def test_sample_prior_seeded_and_in_range():
     assert u.dtype == np.float64 and u.min() >= -1 and u.max() < 1 and u.min() < -0.9 and u.max() > 0.9
     model = LinearModel(5)
     assert sampling.sample_latents(model, 3).shape == (3, 5)
+    grid = sampling.sample_grid(model, 2, 3, seed=4)
+    np.testing.assert_array_equal(grid.reshape(6, 5), sampling.sample_prior(6, 5, "gaussian", seed=4))
 
 
 def test_sample_prior_errors():

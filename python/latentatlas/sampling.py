@@ -21,7 +21,8 @@ import numpy as np
 from ._validate import check_int as _check_int
 from ._validate import finite_floats, to_numpy
 
-__all__ = ["PRIORS", "sample_prior", "sample_latents", "prior_grid", "encode_batched", "decode_batched"]
+__all__ = ["PRIORS", "sample_prior", "sample_latents", "sample_grid", "prior_grid", "encode_batched",
+           "decode_batched"]
 
 PRIORS = ("gaussian", "uniform")
 Array = Any
@@ -76,6 +77,15 @@ def sample_latents(model: Any, n: int, *, seed: int | None = 0, dtype: Any = np.
     see :func:`sample_prior`."""
     dim, prior = _model_dim_prior(model)
     return sample_prior(n, dim, prior, seed=seed, dtype=dtype)
+
+
+def sample_grid(model: Any, rows: int, cols: int, *, seed: int | None = 0, dtype: Any = np.float32) -> np.ndarray:
+    """A ``(rows, cols, D)`` grid of prior samples for ``model`` (the reading-order reshape
+    of :func:`sample_latents` with ``n = rows·cols``), ready to decode into a sheet."""
+    rows = _check_int("rows", rows, 1)
+    cols = _check_int("cols", cols, 1)
+    z = sample_latents(model, rows * cols, seed=seed, dtype=dtype)
+    return z.reshape(rows, cols, z.shape[1])
 
 
 def _prior_quantiles(n: int, prior: str) -> np.ndarray:

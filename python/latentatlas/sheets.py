@@ -143,7 +143,7 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
     z = sampling.sample_prior(8, dim, prior, seed=seed)
     save("strips_prior.png", strips_sheet(model, z[:4], z[4:], 9, batch_size=batch_size))
     save("strips_encoded.png", strips_sheet(model, latents[1:4], latents[4:7], 9, batch_size=batch_size))
-    save("samples.png", latent_grid_sheet(model, sampling.sample_prior(64, dim, prior, seed=seed + 1).reshape(8, 8, dim),
+    save("samples.png", latent_grid_sheet(model, sampling.sample_grid(model, 8, 8, seed=seed + 1),
                                           batch_size=batch_size))
     if dim >= 2:
         save("prior_grid.png", latent_grid_sheet(model, sampling.prior_grid(9, 9, dim, prior), batch_size=batch_size))
