@@ -157,6 +157,8 @@ def test_analogy_errors():
         grids.analogy(np.zeros(3), np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError, match="dtype"):
         grids.analogy(np.zeros(3), np.zeros(3, np.float32), np.zeros(3))
+    with pytest.raises(ValueError, match=r"\(D,\) or \(N, D\), got shape \(1, 2, 3\)"):
+        grids.analogy(np.zeros((1, 2, 3)), np.zeros((1, 2, 3)), np.zeros((1, 2, 3)))
     with pytest.raises(ValueError, match="c contains NaN"):
         grids.analogy(np.zeros(3), np.zeros(3), np.array([0, np.nan, 0]))
 

@@ -95,7 +95,9 @@ def analogy(a: Array, b: Array, c: Array) -> Array:
     shapes = {name: tuple(x.shape) for name, x in (("a", a), ("b", b), ("c", c))}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"a, b and c must have the same shape, got {shapes['a']}, {shapes['b']} and {shapes['c']}")
-    _check_latents([("a", a), ("b", b), ("c", c)], a.ndim if a.ndim in (1, 2) else 1)
+    if a.ndim not in (1, 2):
+        raise ValueError(f"a, b and c must be (D,) or (N, D), got shape {shapes['a']}")
+    _check_latents([("a", a), ("b", b), ("c", c)], a.ndim)
     return (b - a) + c
 
 
@@ -357,8 +359,9 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
     method = _check_method(method)
     for name, size in (("rows", rows), ("cols", cols)):
         if (size - 1) % spacing:
+            below = (size - 1) // spacing * spacing + 1
             raise ValueError(f"{name} - 1 must be a multiple of spacing = {spacing}, got {name} = {size} "
-                             f"(try {(size - 1) // spacing * spacing + 1} or {((size - 1) // spacing + 1) * spacing + 1})")
+                             f"(try {below} or {below + spacing})")
     ar, ac = (rows - 1) // spacing + 1, (cols - 1) // spacing + 1
     data = finite_floats(latents, "latents")
     if data.ndim != 2 or data.shape[1] == 0:
