@@ -3,6 +3,7 @@ ids, save/load round trips, corrupt and foreign files, thread rules, error paths
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -323,7 +324,8 @@ def with_header(raw: bytes, change) -> bytes:
     (lambda r: r[:16] + b"{" * (header_of(r)[1] - 16) + r[header_of(r)[1]:], "corrupt header"),
     (lambda r: with_header(r, lambda h: h.pop("dim")), "corrupt header"),
     (lambda r: with_header(r, lambda h: h.update(space="hamming")), "corrupt header"),
-    (lambda r: with_header(r, lambda h: h.update(count=201)), "header says 201"),
+    (lambda r: with_header(r, lambda h: h.update(count=201)), "checksum mismatch"),  # the header is covered
+    (lambda r: with_header(r, lambda h: h.update(ef=99)), "checksum mismatch"),
     (lambda r: r[:12] + struct.pack("<I", 1 << 30) + r[16:], "corrupt header"),
 ])
 def test_corrupt_truncated_and_foreign_files(saved, mutate, match):
@@ -331,6 +333,30 @@ def test_corrupt_truncated_and_foreign_files(saved, mutate, match):
     rewrite(path, mutate)
     with pytest.raises(ValueError, match=match):
         NeighborIndex.load(path)
+
+
+def forged(raw: bytes, change) -> bytes:
+    """A file whose header is changed and whose checksum is recomputed to match (the format
+    written out independently: SHA-256 over the sorted-key JSON of the other fields, then
+    the payload)."""
+    header, end = header_of(raw)
+    header.pop("sha256")
+    change(header)
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + raw[end:]).hexdigest()
+    blob = json.dumps({**header, "sha256": digest}).encode()
+    return struct.pack("<8sII", b"LATLSIDX", 1, len(blob)) + blob + raw[end:]
+
+
+def test_forged_checksum_still_refused_when_the_header_contradicts_the_data(saved):
+    index, path = saved
+    raw = path.read_bytes()
+    path.write_bytes(forged(raw, lambda h: None))
+    assert len(NeighborIndex.load(path)) == 200  # the independent checksum agrees
+    for change in (lambda h: h.update(dim=600), lambda h: h.update(dim=3), lambda h: h.update(count=150),
+                   lambda h: h.update(M=12)):
+        path.write_bytes(forged(raw, change))
+        with pytest.raises(ValueError, match="does not match the index data"):
+            NeighborIndex.load(path)
 
 
 def test_load_and_save_path_errors(tmp_path):

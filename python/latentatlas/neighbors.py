@@ -17,9 +17,11 @@ would otherwise overlap). Serialise adds and queries yourself, e.g. build first 
 serve queries.
 
 Index files: ``MAGIC`` (8 bytes), format version (uint32 LE), header length (uint32 LE),
-a UTF-8 JSON header (dim, space, count, HNSW parameters, payload size and its SHA-256),
-then hnswlib's own index bytes. :meth:`NeighborIndex.load` checks all of it before hnswlib
-sees a byte, so a truncated, corrupt or foreign file is a ``ValueError`` naming the problem.
+a UTF-8 JSON header (dim, space, count, HNSW parameters, payload size, and a SHA-256 over
+the other header fields and the payload), then hnswlib's own index bytes.
+:meth:`NeighborIndex.load` checks all of it, and cross-checks hnswlib's own header against
+dim, count and M, before hnswlib reads a byte, so a truncated, corrupt or foreign file is a
+``ValueError`` naming the problem.
 """
 
 from __future__ import annotations
@@ -397,10 +399,10 @@ class NeighborIndex:
 
     # -------------------------------------------------------------- files
 
-    def _header(self, payload_bytes: int, digest: str) -> dict[str, Any]:
+    def _header(self, payload_bytes: int) -> dict[str, Any]:
         return {"dim": self._dim, "space": self._space, "count": len(self), "M": self._M,
                 "ef_construction": self._ef_construction, "ef": self._ef, "seed": self._seed,
-                "next_id": self._next_id, "payload_bytes": payload_bytes, "sha256": digest}
+                "next_id": self._next_id, "payload_bytes": payload_bytes}
 
     def save(self, path: str | os.PathLike) -> str:
         """Writes the index to ``path`` atomically (header + hnswlib bytes; see the module
@@ -413,12 +415,12 @@ class NeighborIndex:
             with tempfile.TemporaryDirectory(dir=folder) as tmp:
                 raw = os.path.join(tmp, "hnsw.bin")
                 self._index.save_index(raw)
-                digest, size = hashlib.sha256(), 0
+                fields = self._header(os.path.getsize(raw))
+                digest = _header_digest(fields)
                 with open(raw, "rb") as f:
                     for chunk in iter(lambda: f.read(_CHUNK), b""):
                         digest.update(chunk)
-                        size += len(chunk)
-                header = json.dumps(self._header(size, digest.hexdigest()), sort_keys=True).encode()
+                header = json.dumps({**fields, "sha256": digest.hexdigest()}, sort_keys=True).encode()
 
                 def write(target: str) -> None:
                     with open(target, "wb") as out, open(raw, "rb") as src:
@@ -443,15 +445,17 @@ class NeighborIndex:
         path = os.fspath(path)
         with open(path, "rb") as f:
             header = _read_header(f, path)
+            expected = header.pop("sha256")
             with tempfile.TemporaryDirectory() as tmp:
                 raw = os.path.join(tmp, "hnsw.bin")
-                digest = hashlib.sha256()
+                digest = _header_digest(header)
                 with open(raw, "wb") as out:
                     for chunk in iter(lambda: f.read(_CHUNK), b""):
                         digest.update(chunk)
                         out.write(chunk)
-                if digest.hexdigest() != header["sha256"]:
+                if digest.hexdigest() != expected:
                     raise ValueError(f"{path!r}: checksum mismatch, the index file is corrupt")
+                _check_hnsw_payload(raw, header, path)
                 index = cls(header["dim"], header["space"], M=header["M"], ef_construction=header["ef_construction"],
                             ef=header["ef"], seed=header["seed"], num_threads=num_threads)
                 index._index = _hnswlib().Index(space=header["space"], dim=header["dim"])
@@ -467,6 +471,39 @@ class NeighborIndex:
         index._ids = set(int(i) for i in labels)
         index._next_id = header["next_id"]
         return index
+
+
+def _header_digest(fields: dict[str, Any]) -> Any:
+    """A SHA-256 already fed with the header fields, to be fed the payload next: the
+    checksum covers both."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
+
+
+# hnswlib's own header (hnswalg.h, saveIndex): offsetLevel0, max_elements, count,
+# size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
+# enterpoint (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction (size_t).
+_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
+
+
+def _check_hnsw_payload(raw: str, header: dict[str, Any], path: str) -> None:
+    """Cross-checks hnswlib's header against ours before hnswlib reads the data, so a
+    file whose header describes other data (another dim, count or M) is refused instead
+    of being read out of bounds."""
+    with open(raw, "rb") as f:
+        head = f.read(_HNSW_HEADER.size)
+    if len(head) < _HNSW_HEADER.size:
+        raise ValueError(f"{path!r}: the index data are too short to be an hnswlib index")
+    (_, _, count, per_element, label_offset, offset_data, _, _, max_m, max_m0, m, _,
+     _) = _HNSW_HEADER.unpack(head)
+    links = max_m0 * 4 + 4
+    vector_bytes = header["dim"] * 4
+    consistent = (count == header["count"] and m == header["M"] and max_m == m and offset_data == links
+                  and label_offset == links + vector_bytes and per_element == links + vector_bytes + 8
+                  and header["payload_bytes"] >= _HNSW_HEADER.size + count * per_element)
+    if not consistent:
+        raise ValueError(f"{path!r}: the header (dim {header['dim']}, count {header['count']}, M {header['M']}) "
+                         f"does not match the index data (count {count}, M {m}, "
+                         f"{per_element - links - 8} bytes per vector)")
 
 
 def _read_header(f: Any, path: str) -> dict[str, Any]:
