@@ -56,6 +56,13 @@ def test_run_tiny_cases_structure():
     json.dumps(result)  # JSON-ready
 
 
+def test_run_reports_each_case_as_it_finishes():
+    seen = []
+    bench_index.run(n=300, dims=(4, 5), kinds=("encoded",), n_queries=10, efs=(300,), threads=1,
+                    on_case=lambda result: seen.append([c["dim"] for c in result["cases"]]))
+    assert seen == [[4], [4, 5]]
+
+
 def test_without_faiss_the_case_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
     messages = []

@@ -41,7 +41,7 @@ from .neighbors import NeighborIndex, exact_search, recall_at_k
 
 __all__ = ["encoded_like", "random_latents", "qps_at_recall", "run_case", "run", "main", "DEFAULT_EFS"]
 
-DEFAULT_EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768)
+DEFAULT_EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536)
 
 
 def random_latents(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
@@ -224,10 +224,11 @@ def machine_info(threads: int) -> dict[str, Any]:
 def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[str] = ("random", "encoded"),
         n_queries: int = 1000, k: int = 10, M: int = 16, ef_construction: int = 100,
         efs: Sequence[int] = DEFAULT_EFS, target: float = 0.95, threads: int = -1, seed: int = 0,
-        log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+        log: Callable[[str], None] = lambda s: None,
+        on_case: Callable[[dict[str, Any]], None] = lambda result: None) -> dict[str, Any]:
     """Runs every (dim, kind) case in one process; returns ``{"machine": ..., "cases": [...]}``.
     numpy's BLAS is limited to ``threads`` as well (threadpoolctl) so all searchers get the
-    same cores."""
+    same cores. ``on_case`` gets the result so far after each case (for partial writes)."""
     n = check_int("n", n, 1)
     k = check_int("k", k, 1)
     n_queries = check_int("n_queries", n_queries, 1)
@@ -240,13 +241,15 @@ def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[st
     log(json.dumps({key: info[key] for key in ("cpu", "threads", "hnswlib", "faiss")}))
     from threadpoolctl import threadpool_limits
 
-    cases = []
+    result: dict[str, Any] = {"machine": info, "cases": []}
     with threadpool_limits(threads_used):
         for d in dims:
             for kind in kinds:
-                cases.append(run_case(n, d, kind, n_queries=n_queries, k=k, M=M, ef_construction=ef_construction,
-                                      efs=efs, target=target, threads=threads_used, seed=seed, log=log))
-    return {"machine": info, "cases": cases}
+                result["cases"].append(run_case(n, d, kind, n_queries=n_queries, k=k, M=M,
+                                                ef_construction=ef_construction, efs=efs, target=target,
+                                                threads=threads_used, seed=seed, log=log))
+                on_case(result)
+    return result
 
 
 def summary_table(result: dict[str, Any]) -> str:
@@ -286,17 +289,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # before faiss loads libgomp; an explicit setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+
+    def save(result: dict[str, Any]) -> None:  # after every case, so an interrupted run keeps its cases
+        def write(tmp: str) -> None:
+            with open(tmp, "w") as f:
+                json.dump(result, f, indent=2)
+
+        atomic_write(args.out, write)
+
     result = run(n=args.n, dims=args.dims, kinds=args.kinds, n_queries=args.queries, k=args.k, M=args.M,
                  ef_construction=args.ef_construction, efs=sorted(args.efs), target=args.target,
-                 threads=args.threads, seed=args.seed, log=log)
-    folder = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(folder, exist_ok=True)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-
-    atomic_write(args.out, write)
+                 threads=args.threads, seed=args.seed, log=log, on_case=save)
     print(summary_table(result))
     print(f"wrote {args.out}")
     return 0
