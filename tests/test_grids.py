@@ -9,6 +9,8 @@ import os
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import ndtri
 
 import reference as ref
@@ -105,6 +107,29 @@ def test_grid_matches_reference_and_corners_exact(method, dtype):
     np.testing.assert_allclose(grid, expected, rtol=tol, atol=tol)
     for cell, anchor in zip((grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1]), anchors):
         np.testing.assert_array_equal(cell, anchor)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 5), st.integers(1, 6), st.integers(1, 9),
+       st.sampled_from(["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"]), st.integers(0, 2**31))
+def test_every_cell_matches_a_per_cell_reference(k, rows, cols, d, method, seed):
+    anchors = np.random.default_rng(seed).uniform(-3, 3, (k, d))
+    grid = grids.interpolation_grid(anchors, rows, cols, method=method)
+    assert grid.shape == (rows, cols, d)
+    u = lambda i, n: 0.0 if n == 1 else i / (n - 1)  # noqa: E731
+    if k == 2:
+        for i in range(rows * cols):
+            want = ref.interpolate(anchors[0], anchors[1], u(i, rows * cols), method)
+            np.testing.assert_allclose(grid.reshape(-1, d)[i], want, rtol=1e-9, atol=1e-9)
+        return
+    tl, tr, bl = anchors[:3]
+    br = anchors[3] if k == 4 else tr + bl - tl
+    for r in range(rows):
+        left = ref.interpolate(tl, bl, u(r, rows), method)
+        right = ref.interpolate(tr, br, u(r, rows), method)
+        for c in range(cols):
+            np.testing.assert_allclose(grid[r, c], ref.interpolate(left, right, u(c, cols), method),
+                                       rtol=1e-9, atol=1e-9)
 
 
 def test_grid_uses_two_batched_calls_whatever_the_size(monkeypatch):
