@@ -111,8 +111,9 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
 
     - ``j_diagram.png``: J-Diagram of the first three validation images (slerp);
     - ``j_diagram_lerp.png``: the same with lerp, for comparison;
-    - ``mine.png``: 9×9 MINE grid (spacing 2) around the first validation image, in the
-      encodings of all validation and test images (out of sample);
+    - ``mine.png``: 9×9 MINE grid (spacing 2) around the first validation image (the
+      J-Diagram's source), in the encodings of all validation and test images (out of
+      sample);
     - ``strips_prior.png``: lerp vs slerp between pairs of prior samples (Figure 2);
     - ``strips_encoded.png``: lerp vs slerp between encoded validation images;
     - ``samples.png``: prior samples; ``prior_grid.png``: inverse-CDF grid over the first
@@ -137,7 +138,8 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
     split = np.asarray(dataset.split)
     held_out = np.flatnonzero(split != "train")
     latents = sampling.encode_batched(model, np.asarray(dataset.images)[held_out], batch_size=batch_size)
-    sheet, _ = mine_sheet(model, latents[0], latents, 9, 9, spacing=2, batch_size=batch_size)
+    seed_row = int(np.flatnonzero(split[held_out] == "valid")[0])  # the J-Diagram's source A
+    sheet, _ = mine_sheet(model, latents[seed_row], latents, 9, 9, spacing=2, batch_size=batch_size)
     save("mine.png", sheet)
 
     z = sampling.sample_prior(8, dim, prior, seed=seed)
