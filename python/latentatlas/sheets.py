@@ -116,8 +116,8 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
       sample);
     - ``strips_prior.png``: lerp vs slerp between pairs of prior samples (Figure 2);
     - ``strips_encoded.png``: lerp vs slerp between encoded validation images;
-    - ``samples.png``: prior samples; ``prior_grid.png``: inverse-CDF grid over the first
-      two latent coordinates;
+    - ``samples.png``: prior samples; ``prior_grid.png``: inverse-CDF grid over the two
+      latent coordinates with the largest variance in the held-out encodings (others 0);
     - ``walk.gif``: a slerp walk through four prior samples, there and back.
 
     Returns:
@@ -148,7 +148,10 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
     save("samples.png", latent_grid_sheet(model, sampling.sample_grid(model, 8, 8, seed=seed + 1),
                                           batch_size=batch_size))
     if dim >= 2:
-        save("prior_grid.png", latent_grid_sheet(model, sampling.prior_grid(9, 9, dim, prior), batch_size=batch_size))
+        # the two coordinates the held-out encodings use most (a VAE leaves some inactive)
+        second, first = (int(i) for i in np.argsort(latents.var(axis=0), kind="stable")[-2:])
+        grid = sampling.prior_grid(9, 9, dim, prior, axes=(first, second))
+        save("prior_grid.png", latent_grid_sheet(model, grid, batch_size=batch_size))
     keys = sampling.sample_prior(4, dim, prior, seed=seed + 2)
     walk = grids.interpolation_strips(keys, np.roll(keys, -1, axis=0), 16, methods=("slerp",))[:, :-1]
     frames = sampling.decode_batched(model, walk.reshape(-1, dim), batch_size=batch_size)
