@@ -1,0 +1,94 @@
+"""The index benchmark on tiny sizes: its helpers against hand-computed values, the JSON it
+writes, and its error paths (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from latentatlas import bench_index
+
+
+def test_qps_at_recall_interpolates_log_qps_hand_computed():
+    sweep = [{"ef": 10, "recall": 0.80, "qps": 5000.0},
+             {"ef": 20, "recall": 0.90, "qps": 1000.0},
+             {"ef": 40, "recall": 0.97, "qps": 100.0}]
+    point = bench_index.qps_at_recall(sweep, 0.95)
+    assert (point["ef"], point["recall"], point["qps"]) == (40, 0.97, 100.0)
+    # log10 qps falls from 3 to 2 over recall 0.90 -> 0.97; at 0.95 it is 3 - 5/7
+    assert point["qps_interpolated"] == pytest.approx(10 ** (3 - 5 / 7), rel=1e-12)
+    first = bench_index.qps_at_recall(sweep, 0.5)
+    assert first["ef"] == 10 and first["qps_interpolated"] == 5000.0
+    assert bench_index.qps_at_recall(sweep, 0.99) is None
+
+
+def test_encoded_like_is_low_rank_plus_noise_with_a_shared_subspace():
+    x = bench_index.encoded_like(2000, 64, np.random.default_rng(0), noise=0.01)
+    q = bench_index.encoded_like(200, 64, np.random.default_rng(1), noise=0.01)
+    assert x.shape == (2000, 64) and x.dtype == np.float32
+    s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    assert s[7] > 50 * s[8]  # rank max(8, 64 // 8) = 8, then noise
+    _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    residual = q - (q - x.mean(0)) @ vt[:8].T @ vt[:8] - x.mean(0)
+    assert np.linalg.norm(residual) < 0.05 * np.linalg.norm(q)
+    r = bench_index.random_latents(10, 4, np.random.default_rng(2))
+    assert r.shape == (10, 4) and r.dtype == np.float32
+
+
+def test_run_tiny_cases_structure():
+    result = bench_index.run(n=1500, dims=(8,), n_queries=40, efs=(10, 20, 40, 400), threads=1)
+    assert result["machine"]["threads"] == 1 and "backend" in result["machine"]
+    assert [(c["kind"], c["dim"]) for c in result["cases"]] == [("random", 8), ("encoded", 8)]
+    for case in result["cases"]:
+        assert case["exact_numpy"]["qps"] > 0
+        assert case["exact_score"]["recall"] >= 0.99  # the library's exact search agrees with numpy
+        for name in ("neighborindex", "faiss_hnsw"):
+            sweep = case[name]["sweep"]
+            assert sweep and all(0.0 <= p["recall"] <= 1.0 and p["qps"] > 0 for p in sweep)
+            assert [p["ef"] for p in sweep] == [10, 20, 40, 400][:len(sweep)]
+            assert case[name]["at_target"] is not None  # 1500 points: 0.95 is reachable
+        assert set(case["ratios"]) == {"neighborindex_vs_exact_numpy", "neighborindex_vs_faiss"}
+    text = bench_index.summary_table(result)
+    assert "random 1500x8" in text and "encoded 1500x8" in text
+    json.dumps(result)  # JSON-ready
+
+
+def test_run_reports_each_case_as_it_finishes():
+    seen = []
+    bench_index.run(n=300, dims=(4, 5), kinds=("encoded",), n_queries=10, efs=(300,), threads=1,
+                    on_case=lambda result: seen.append([c["dim"] for c in result["cases"]]))
+    assert seen == [[4], [4, 5]]
+
+
+def test_without_faiss_the_case_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
+    messages = []
+    case = bench_index.run_case(800, 4, "random", n_queries=20, efs=(16, 800), threads=1, log=messages.append)
+    assert case["faiss_hnsw"] is None and case["targets_met"]["no_worse_than_faiss"] is None
+    assert any("faiss not installed" in m for m in messages)
+
+
+def test_main_writes_json_and_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # main() would set it for the session
+    out = tmp_path / "res" / "index.json"
+    assert bench_index.main(["--n", "600", "--dims", "6", "--kinds", "encoded", "--queries", "15",
+                             "--efs", "12", "600", "--threads", "1", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["cases"][0]["n"] == 600 and data["cases"][0]["kind"] == "encoded"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["index.json"]
+    printed = capsys.readouterr().out
+    assert "encoded 600x6" in printed and f"wrote {out}" in printed
+
+
+def test_benchmark_errors():
+    with pytest.raises(ValueError, match="k = 11 is larger than n = 10"):
+        bench_index.run(n=10, k=11)
+    with pytest.raises(ValueError, match=r"target must lie in \(0, 1\]"):
+        bench_index.run(n=10, target=0.0)
+    with pytest.raises(ValueError, match="kind must be 'random' or 'encoded'"):
+        bench_index.run_case(10, 4, "uniform")
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        bench_index.encoded_like(10, 0, np.random.default_rng(0))

@@ -1,0 +1,372 @@
+"""NeighborIndex and exact search: against float64 numpy brute force, recall on 20k × 64,
+ids, save/load round trips, corrupt and foreign files, thread rules, error paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from latentatlas import neighbors
+from latentatlas.neighbors import NeighborIndex, exact_search, recall_at_k
+
+SPACES = ["cosine", "l2", "ip"]
+
+
+def numpy_distances(x: np.ndarray, q: np.ndarray, space: str) -> np.ndarray:
+    """Independent float64 brute-force distances in hnswlib's conventions."""
+    x, q = x.astype(np.float64), q.astype(np.float64)
+    if space == "l2":
+        return ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    if space == "ip":
+        return 1.0 - q @ x.T
+    xn = np.linalg.norm(x, axis=1)
+    qn = np.linalg.norm(q, axis=1)
+    cos = (q @ x.T) / np.where(qn[:, None] * xn[None, :] == 0, 1, qn[:, None] * xn[None, :])
+    return 1.0 - cos
+
+
+def data(n: int, d: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- exact search
+
+
+def test_exact_search_hand_computed():
+    x = np.array([[0, 0], [3, 0], [0, 1], [5, 5]], np.float32)
+    ids, dist = exact_search(x, np.array([1.0, 0.0], np.float32), 3, "l2")
+    np.testing.assert_array_equal(ids, [[0, 2, 1]])
+    np.testing.assert_allclose(dist, [[1, 2, 4]])
+    ids, dist = exact_search(x[1:], np.array([[2.0, 0.0]], np.float32), 2, "cosine", ids=np.array([10, 20, 30]))
+    np.testing.assert_array_equal(ids, [[10, 30]])
+    np.testing.assert_allclose(dist[0, 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(dist[0, 1], 1 - 1 / np.sqrt(2), atol=1e-6)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_exact_search_matches_numpy_float64(space):
+    x, q = data(500, 13, seed=1), data(37, 13, seed=2)
+    ids, dist = exact_search(x, q, 7, space)
+    ref = numpy_distances(x, q, space)
+    order = np.argsort(ref, axis=1, kind="stable")[:, :7]
+    np.testing.assert_array_equal(ids, order)
+    np.testing.assert_allclose(dist, np.take_along_axis(ref, order, axis=1), rtol=1e-5, atol=1e-5)
+    all_ids, _ = exact_search(x[:5], q, 5, space)  # k == N
+    np.testing.assert_array_equal(np.sort(all_ids, axis=1), np.tile(np.arange(5), (37, 1)))
+
+
+def test_exact_search_errors():
+    x = data(5, 3)
+    with pytest.raises(ValueError, match="k = 6 is larger"):
+        exact_search(x, x, 6)
+    with pytest.raises(ValueError, match="vectors is empty"):
+        exact_search(np.zeros((0, 3), np.float32), x, 1)
+    with pytest.raises(ValueError, match="queries must have 3 columns"):
+        exact_search(x, data(2, 4), 1)
+    with pytest.raises(ValueError, match="space must be one of"):
+        exact_search(x, x, 1, "hamming")
+    with pytest.raises(ValueError, match="queries contains NaN"):
+        exact_search(x, np.full((1, 3), np.nan, np.float32), 1)
+    with pytest.raises(ValueError, match="ids contains duplicates"):
+        exact_search(x, x, 1, ids=[1, 1, 2, 3, 4])
+
+
+def test_recall_at_k_hand_computed_and_errors():
+    assert recall_at_k(np.array([[1, 2], [3, 4]]), np.array([[2, 9], [4, 3]])) == 0.75
+    with pytest.raises(ValueError, match="same Q"):
+        recall_at_k(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+def test_recall_at_10_on_20k_by_64():
+    x, q = data(20_000, 64, seed=3), data(200, 64, seed=4)
+    index = NeighborIndex(64, "cosine", M=16, ef_construction=100, num_threads=1)
+    index.add(x)
+    assert len(index) == 20_000
+    truth, _ = exact_search(x, q, 10, "cosine")
+    found, _ = index.query(q, 10, ef=256)
+    assert recall_at_k(found, truth) >= 0.95
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_small_index_is_exact_and_rerank_distances_are_exact(space):
+    x, q = data(300, 8, seed=5), data(20, 8, seed=6)
+    index = NeighborIndex(8, space, ef=300)
+    index.add(x[:100])
+    index.add(torch.from_numpy(x[100:]))  # batches, numpy or torch
+    ref = numpy_distances(x, q, space)
+    truth = np.argsort(ref, axis=1, kind="stable")[:, :5]
+    for kwargs in ({}, {"rerank": True}, {"exact": True}):
+        ids, dist = index.query(q, 5, **kwargs)
+        assert ids.dtype == np.int64 and dist.dtype == np.float32 and ids.shape == (20, 5)
+        np.testing.assert_array_equal(ids, truth)
+        np.testing.assert_allclose(dist, np.take_along_axis(ref, truth, axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_single_query_and_empty_query_batch():
+    x = data(50, 4)
+    index = NeighborIndex(4, "l2")
+    index.add(x)
+    ids, dist = index.query(x[7], 1)
+    assert ids.tolist() == [[7]] and dist.tolist() == [[0.0]]
+    ids, dist = index.query(np.zeros((0, 4), np.float32), 3)
+    assert ids.shape == (0, 3) and dist.shape == (0, 3)
+
+
+def test_ids_given_and_continued():
+    index = NeighborIndex(3, "l2")
+    x = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0]], np.float32)
+    assert index.add(x, ids=np.array([100, 7, 42])).tolist() == [100, 7, 42]
+    assert index.add(np.array([[0, 0, 9]], np.float32)).tolist() == [101]
+    ids, _ = index.query(np.array([9, 1, 0], np.float32), 2)
+    assert ids.tolist() == [[7, 100]]
+    assert len(index) == 4
+
+
+def test_grows_past_initial_capacity():
+    index = NeighborIndex(5, "ip")
+    for start in range(0, 3000, 700):
+        index.add(data(3000, 5)[start:start + 700])
+    assert len(index) == 3000
+    ids, _ = index.query(data(3000, 5)[2999], 1, rerank=True)
+    assert ids[0, 0] in range(3000)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda ix: ix.add(data(2, 5)), ValueError, "must have 4 columns"),
+    (lambda ix: ix.add(np.zeros((2, 4), np.int32)), TypeError, "float32 or float64"),
+    (lambda ix: ix.add(np.full((1, 4), np.inf, np.float32)), ValueError, "NaN or Inf"),
+    (lambda ix: ix.add(np.zeros(4, np.float32)), ValueError, r"must be \(N, D\)"),
+    (lambda ix: ix.add(data(2, 4), ids=[3, 3]), ValueError, "duplicates"),
+    (lambda ix: ix.add(data(2, 4), ids=[0, 50]), ValueError, r"already in the index: \[0\]"),
+    (lambda ix: ix.add(data(2, 4), ids=[-1, 50]), ValueError, "non-negative"),
+    (lambda ix: ix.add(data(2, 4), ids=[1.0, 50.0]), TypeError, "ids must be integers"),
+    (lambda ix: ix.add(data(2, 4), ids=[60]), ValueError, r"shape \(2,\)"),
+    (lambda ix: ix.query(data(1, 4), 11), ValueError, "k = 11 is larger .* \\(10\\)"),
+    (lambda ix: ix.query(data(1, 4), 0), ValueError, "k must be >= 1"),
+    (lambda ix: ix.query(data(1, 3), 1), ValueError, "q must have 4 columns"),
+    (lambda ix: ix.query([0.0] * 4, 1), TypeError, "numpy array or a torch tensor"),
+    (lambda ix: ix.query(data(1, 4), 1, ef=0), ValueError, "ef must be >= 1"),
+    (lambda ix: ix.query(data(1, 4), 1, rerank="yes"), TypeError, "must be bools"),
+])
+def test_index_errors(call, err, match):
+    index = NeighborIndex(4, "cosine")
+    index.add(data(10, 4))
+    with pytest.raises(err, match=match):
+        call(index)
+    assert len(index) == 10  # a rejected add changes nothing
+
+
+def test_constructor_errors_and_empty_index():
+    with pytest.raises(ValueError, match="space must be one of"):
+        NeighborIndex(4, "euclid")
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        NeighborIndex(0)
+    with pytest.raises(ValueError, match="num_threads must be -1"):
+        NeighborIndex(4, num_threads=0)
+    with pytest.raises(ValueError, match="index is empty"):
+        NeighborIndex(4).query(data(1, 4), 1)
+
+
+# ----------------------------------------------------------------------------- thread rules
+
+
+class BlockingAdds:
+    """Wraps the hnswlib index so that add_items waits until released."""
+
+    def __init__(self, inner):
+        self.inner, self.started, self.release = inner, threading.Event(), threading.Event()
+
+    def add_items(self, *args, **kwargs):
+        self.started.set()
+        assert self.release.wait(10)
+        return self.inner.add_items(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_query_or_second_add_during_add_raises():
+    index = NeighborIndex(4, "l2")
+    index.add(data(20, 4))
+    blocker = BlockingAdds(index._index)
+    index._index = blocker
+    worker = threading.Thread(target=index.add, args=(data(5, 4, seed=9),))
+    worker.start()
+    try:
+        assert blocker.started.wait(10)
+        with pytest.raises(RuntimeError, match=r"query\(\) called while add\(\) is running"):
+            index.query(data(1, 4), 1)
+        with pytest.raises(RuntimeError, match=r"add\(\) called while another add\(\)"):
+            index.add(data(1, 4))
+    finally:
+        blocker.release.set()
+        worker.join(10)
+    assert len(index) == 25
+    assert index.query(data(1, 4), 3)[0].shape == (1, 3)  # fine again afterwards
+
+
+def test_add_during_query_raises():
+    index = NeighborIndex(4, "l2")
+    index.add(data(20, 4))
+    inside = threading.Event()
+    release = threading.Event()
+    real = index._index
+
+    class BlockingQuery:
+        def knn_query(self, *args, **kwargs):
+            inside.set()
+            assert release.wait(10)
+            return real.knn_query(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    index._index = BlockingQuery()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(index.query(data(1, 4), 2)))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(RuntimeError, match=r"add\(\) called while 1 query/save"):
+            index.add(data(1, 4))
+        assert index.query(data(1, 4), 1, exact=True)[0].shape == (1, 1)  # readers run together
+    finally:
+        release.set()
+        worker.join(10)
+    assert results[0][0].shape == (1, 2)
+
+
+def test_concurrent_queries_with_different_ef_match_sequential_ones():
+    x, q = data(3000, 16, seed=12), data(30, 16, seed=13)
+    index = NeighborIndex(16, "cosine", M=8, ef_construction=40)
+    index.add(x)
+    expected = {ef: index.query(q, 10, ef=ef)[0] for ef in (10, 300)}
+    assert not np.array_equal(expected[10], expected[300])  # the breadth matters here
+    mismatches, errors = [], []
+
+    def worker(ef: int) -> None:
+        try:
+            for _ in range(15):
+                if not np.array_equal(index.query(q, 10, ef=ef)[0], expected[ef]):
+                    mismatches.append(ef)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(ef,)) for ef in (10, 300, 10, 300)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and mismatches == []
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@pytest.fixture
+def saved(tmp_path):
+    index = NeighborIndex(6, "l2", M=8, ef_construction=50, ef=40)
+    index.add(data(200, 6), ids=np.arange(1000, 1200))
+    path = tmp_path / "latents.laidx"
+    index.save(path)
+    return index, path
+
+
+def test_save_load_round_trip(saved, tmp_path):
+    index, path = saved
+    loaded = NeighborIndex.load(path)
+    assert (len(loaded), loaded.dim, loaded.space, loaded.ef) == (200, 6, "l2", 40)
+    q = data(15, 6, seed=11)
+    for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.add(data(1, 6)).tolist() == [1200]  # ids continue after a load
+    index.save(path)  # overwrite in place, atomically
+    assert os.listdir(tmp_path) == ["latents.laidx"]
+
+
+def rewrite(path, mutate):
+    raw = bytearray(path.read_bytes())
+    raw = mutate(raw)
+    path.write_bytes(bytes(raw))
+
+
+def header_of(raw: bytes) -> tuple[dict, int]:
+    _, _, length = struct.unpack("<8sII", raw[:16])
+    return json.loads(raw[16:16 + length]), 16 + length
+
+
+def with_header(raw: bytes, change) -> bytes:
+    header, end = header_of(raw)
+    change(header)
+    blob = json.dumps(header).encode()
+    return struct.pack("<8sII", b"LATLSIDX", 1, len(blob)) + blob + raw[end:]
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda r: r[:-100], r"truncated: \d+ of \d+ bytes"),
+    (lambda r: r[:20], "truncated: the header"),
+    (lambda r: r[:5], "bad magic"),
+    (lambda r: b"", "bad magic"),
+    (lambda r: b"\x89PNG\r\n\x1a\n" + bytes(r[8:]), "not a latentatlas NeighborIndex file"),
+    (lambda r: r + b"extra", "5 unexpected trailing bytes"),
+    (lambda r: r[:-1] + bytes([r[-1] ^ 0xFF]), "checksum mismatch"),
+    (lambda r: r[:8] + struct.pack("<I", 2) + r[12:], "version 2 is not supported"),
+    (lambda r: r[:16] + b"{" * (header_of(r)[1] - 16) + r[header_of(r)[1]:], "corrupt header"),
+    (lambda r: with_header(r, lambda h: h.pop("dim")), "corrupt header"),
+    (lambda r: with_header(r, lambda h: h.update(space="hamming")), "corrupt header"),
+    (lambda r: with_header(r, lambda h: h.update(count=201)), "checksum mismatch"),  # the header is covered
+    (lambda r: with_header(r, lambda h: h.update(ef=99)), "checksum mismatch"),
+    (lambda r: r[:12] + struct.pack("<I", 1 << 30) + r[16:], "corrupt header"),
+])
+def test_corrupt_truncated_and_foreign_files(saved, mutate, match):
+    _, path = saved
+    rewrite(path, mutate)
+    with pytest.raises(ValueError, match=match):
+        NeighborIndex.load(path)
+
+
+def forged(raw: bytes, change) -> bytes:
+    """A file whose header is changed and whose checksum is recomputed to match (the format
+    written out independently: SHA-256 over the sorted-key JSON of the other fields, then
+    the payload)."""
+    header, end = header_of(raw)
+    header.pop("sha256")
+    change(header)
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + raw[end:]).hexdigest()
+    blob = json.dumps({**header, "sha256": digest}).encode()
+    return struct.pack("<8sII", b"LATLSIDX", 1, len(blob)) + blob + raw[end:]
+
+
+def test_forged_checksum_still_refused_when_the_header_contradicts_the_data(saved):
+    index, path = saved
+    raw = path.read_bytes()
+    path.write_bytes(forged(raw, lambda h: None))
+    assert len(NeighborIndex.load(path)) == 200  # the independent checksum agrees
+    for change in (lambda h: h.update(dim=600), lambda h: h.update(dim=3), lambda h: h.update(count=150),
+                   lambda h: h.update(M=12)):
+        path.write_bytes(forged(raw, change))
+        with pytest.raises(ValueError, match="does not match the index data"):
+            NeighborIndex.load(path)
+
+
+def test_load_and_save_path_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        NeighborIndex.load(tmp_path / "missing.laidx")
+    index = NeighborIndex(2)
+    index.add(data(3, 2))
+    with pytest.raises(ValueError, match="does not exist"):
+        index.save(tmp_path / "no" / "x.laidx")
+
+
+def test_module_exports():
+    assert set(neighbors.__all__) == {"SPACES", "NeighborIndex", "exact_search", "recall_at_k"}
