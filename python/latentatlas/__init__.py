@@ -25,11 +25,12 @@ _OPS = (
     "set_num_threads",
     "get_num_threads",
 )
-_SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot")
+_SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot", "grids", "sampling",
+               "neighbors", "render", "sheets", "experiments")
 _FROM = {name: "ops" for name in _OPS}
-_FROM.update({"encode_dataset": "data", "LatentStore": "data", "AtDot": "atdot"})
+_FROM.update({"encode_dataset": "data", "LatentStore": "data", "AtDot": "atdot", "NeighborIndex": "neighbors"})
 
-__all__ = list(_OPS) + ["encode_dataset", "LatentStore", "AtDot"] + list(_SUBMODULES) + ["__version__"]
+__all__ = list(_OPS) + ["encode_dataset", "LatentStore", "AtDot", "NeighborIndex"] + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,31 +1,49 @@
-"""Atomic file writes shared by render (sheets, GIFs) and neighbors (index files)."""
+"""Atomic file writes: a temporary file beside the target, moved over it with os.replace
+only once fully written, and removed on failure, so no reader ever sees a half-written
+file. Shared by every module that writes (stores, checkpoints, sheets, GIFs, index files,
+benchmark JSON)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from typing import Callable
+from typing import IO, Any, Callable, Iterator
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "atomic_open"]
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: str | os.PathLike) -> Iterator[str]:
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {target!r}: directory {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> str:
-    """Calls ``write(tmp_path)`` on a temporary file in ``path``'s folder, then moves it
-    over ``path`` with :func:`os.replace`; the temporary file is removed on failure.
-
-    Returns the path written, as a string.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
+    """Calls ``write(tmp_path)`` (for writers that take a file name: PIL, hnswlib), then
+    moves the file over ``path``. Returns the path written, as a string."""
+    with _temporary_beside(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return os.fspath(path)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Opens a temporary file beside ``path`` (``"w"`` modes are UTF-8 text); on success
+    it is flushed to disk and replaces ``path``."""
+    with _temporary_beside(path) as tmp:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())

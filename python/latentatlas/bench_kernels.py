@@ -41,12 +41,13 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+
+from ._files import atomic_open
 
 __all__ = ["run", "main", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES"]
 
@@ -657,22 +658,11 @@ def _threads(threads: int | None, torch: Any) -> Iterator[dict[str, Any]]:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> str:
-    """Writes ``data`` to ``path`` atomically (a temporary file beside it, then os.replace)."""
+    """Writes ``data`` to ``path`` atomically, creating its folder."""
     path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    text = json.dumps(data, indent=2, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_open(path, "w") as fh:
+        fh.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     return path
 
 

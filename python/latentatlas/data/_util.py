@@ -1,41 +1,18 @@
-"""Small helpers shared by the data loaders and stores: atomic writes, splits, validation."""
+"""Small helpers shared by the data loaders and stores: splits, validation (and atomic writes,
+re-exported from latentatlas._files)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from .._files import atomic_open  # noqa: F401  (re-exported for the data modules)
+
 SPLITS = ("train", "valid", "test")
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
-
-    A crash or exception part-way leaves any existing ``path`` untouched and removes the
-    temporary file, so readers never see a half-written file.
-    """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ValueError(f"cannot write {str(target)!r}: directory {str(target.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def random_split(n: int, fractions: Sequence[float], seed: int) -> np.ndarray:
