@@ -230,7 +230,8 @@ def test_traverse_grid_and_edit():
     rng = np.random.default_rng(12)
     z = rng.standard_normal((3, 6)).astype(np.float32)
     vx, vy = rng.standard_normal(6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
-    tr = at.traverse(z, vx, [-1.0, 0.0, 2.0])
+    tr = at.traverse(z, vx.astype(np.float64), [-1.0, 0.0, 2.0])  # float64 vectors meet float32 latents
+    assert tr.dtype == np.float32
     np.testing.assert_allclose(tr[:, 2], z + 2 * vx, rtol=1e-6)
     grid = at.attribute_grid(z, vx, vy, xs=[-1, 0, 1, 2], ys=[0, 1])
     assert grid.shape == (3, 2, 4, 6)

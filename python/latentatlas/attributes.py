@@ -450,9 +450,23 @@ def traverse(z: Any, vectors: Any, strengths: Any) -> Any:
     """Latents moved along one or more vectors at a grid of strengths (Figure 6).
 
     ``strengths`` is ``(A,)`` for a single vector ``(D,)``, or ``(A, K)`` for K vectors.
+    The vectors are cast to ``z``'s dtype (the attribute functions return float64).
     Returns ``(N, A, D)`` (``(A, D)`` for one latent), same kind and dtype as ``z``.
     """
-    return ops.offset(z, vectors, strengths)
+    return ops.offset(z, _like(vectors, z), strengths)
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def _like(vectors: Any, z: Any) -> Any:
+    """Vectors as an array/tensor of z's kind, dtype (and device)."""
+    if hasattr(z, "detach"):
+        import torch
+
+        return torch.as_tensor(_numpy(vectors)).to(device=z.device, dtype=z.dtype)
+    return _numpy(vectors).astype(np.asarray(z).dtype, copy=False)
 
 
 def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
@@ -465,12 +479,7 @@ def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys
         raise ValueError("xs and ys must each hold at least one strength")
     gx, gy = np.meshgrid(xs_a, ys_a)
     alphas = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    if hasattr(z, "detach"):
-        import torch
-
-        V = torch.stack([torch.as_tensor(vector_x), torch.as_tensor(vector_y)]).to(z)
-    else:
-        V = np.stack([np.asarray(vector_x), np.asarray(vector_y)]).astype(np.asarray(z).dtype, copy=False)
+    V = _like(np.stack([_numpy(vector_x), _numpy(vector_y)]), z)
     out = ops.offset(z, V, alphas)
     return out.reshape(tuple(out.shape[:-2]) + (ys_a.size, xs_a.size, out.shape[-1]))
 
