@@ -78,8 +78,8 @@ def test_experiment_errors(digits):
         ex.move_sample(model, digits, 7, (6, 11))
     with pytest.raises(ValueError, match="alphas must hold at least one value"):
         ex.centroid_walks(model, digits, alphas=[])
-    with pytest.raises(TypeError, match="has no decode"):
-        ex.decode_latents(object(), np.zeros((1, 8)))
+    with pytest.raises(TypeError, match="has no 'latent_dim' attribute"):
+        ex.correlated_labels(object(), n=200)
     with pytest.raises(ValueError, match="asked for #999"):
         ex.move_sample(model, digits, 7, (6, 0), index=999)
 

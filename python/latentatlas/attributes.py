@@ -334,14 +334,9 @@ _AUGMENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def _encode(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    import torch
+    from .sampling import encode_batched
 
-    chunks = []
-    for start in range(0, images.shape[0], batch_size):
-        z = model.encode(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])))
-        z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
-        chunks.append(z.astype(np.float64))
-    return np.concatenate(chunks)
+    return encode_batched(model, images, batch_size=batch_size).astype(np.float64)
 
 
 def synthetic(model: Any, images: Any, augment: str | Callable[[np.ndarray], Any] = "blur", *,
@@ -491,17 +486,8 @@ def edit(model: Any, images: Any, vectors: Any, strengths: Any, *, batch_size: i
     """
     if not callable(getattr(model, "encode", None)) or not callable(getattr(model, "decode", None)):
         raise TypeError(f"{type(model).__name__} needs encode() and decode() to edit images")
-    x = _images(images)
-    z = _encode(model, x, batch_size).astype(np.float32)
-    V = np.asarray(vectors, dtype=np.float32)
-    moved = ops.offset(z, V, strengths)
-    N, A, D = moved.shape
-    import torch
+    from .sampling import decode_batched
 
-    flat = moved.reshape(N * A, D)
-    decoded = []
-    for start in range(0, flat.shape[0], batch_size):
-        out = model.decode(torch.from_numpy(np.ascontiguousarray(flat[start:start + batch_size])))
-        decoded.append(out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out))
-    imgs = np.concatenate(decoded)
-    return imgs.reshape((N, A) + imgs.shape[1:])
+    z = _encode(model, _images(images), batch_size).astype(np.float32)
+    V = np.asarray(_numpy(vectors), dtype=np.float32)
+    return decode_batched(model, ops.offset(z, V, strengths), batch_size=batch_size)

@@ -23,33 +23,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import attributes, atdot, ops
+from . import attributes, atdot, ops, sampling
 
-__all__ = ["encode_images", "decode_latents", "correlated_labels", "labelling_bias", "atdot_report",
+__all__ = ["correlated_labels", "labelling_bias", "atdot_report",
            "centroid_walks", "move_sample", "digit_classifier"]
-
-
-def encode_images(model: Any, images: Any, *, batch_size: int = 256) -> np.ndarray:
-    """``model.encode`` over NCHW images in batches, as float32 numpy latents."""
-    if not callable(getattr(model, "encode", None)):
-        raise TypeError(f"{type(model).__name__} has no encode()")
-    return attributes._encode(model, attributes._images(images), batch_size).astype(np.float32)
-
-
-def decode_latents(model: Any, latents: Any, *, batch_size: int = 256) -> np.ndarray:
-    """``model.decode`` over ``(N, D)`` latents in batches, as float32 numpy NCHW images."""
-    import torch
-
-    if not callable(getattr(model, "decode", None)):
-        raise TypeError(f"{type(model).__name__} has no decode()")
-    z = np.ascontiguousarray(np.asarray(latents, dtype=np.float32))
-    if z.ndim != 2:
-        raise ValueError(f"latents must be (N, D), got shape {z.shape}")
-    out = []
-    for start in range(0, z.shape[0], batch_size):
-        x = model.decode(torch.from_numpy(z[start:start + batch_size]))
-        out.append(x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x))
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0,), np.float32)
 
 
 def _factor_change(model: Any, z: np.ndarray, vector: np.ndarray, strength: float) -> dict[str, float]:
@@ -58,8 +35,8 @@ def _factor_change(model: Any, z: np.ndarray, vector: np.ndarray, strength: floa
     from .data.shapes import measure_factors
 
     moved = ops.offset(z, vector.astype(np.float32), np.array([0.0, strength], np.float32))
-    before = measure_factors(decode_latents(model, moved[:, 0]))
-    after = measure_factors(decode_latents(model, moved[:, 1]))
+    before = measure_factors(sampling.decode_batched(model, moved[:, 0]))
+    after = measure_factors(sampling.decode_batched(model, moved[:, 1]))
     return {k: float(np.nanmean(after[k] - before[k])) for k in ("size", "brightness", "sharpness", "x", "y")}
 
 
@@ -70,7 +47,7 @@ def _encoded_shapes(model: Any, n: int, pair: tuple[str, str], correlation: floa
 
     size = image_size or _image_side(model)
     data = make_shapes(n, size=size, correlations={pair: correlation}, seed=seed)
-    return data, encode_images(model, data.images), list(data.label_names), data.split == "train", \
+    return data, sampling.encode_batched(model, data.images), list(data.label_names), data.split == "train", \
         data.split == "test"
 
 
@@ -147,7 +124,7 @@ def atdot_report(model: Any, dataset: Any, *, balance: Sequence[str] | None = No
         tpr)}, "histograms": {attribute: (edges, positives, negatives)}}`` (ROC curves and
         histograms of the test scores, for plotting).
     """
-    z = encode_images(model, dataset.images)
+    z = sampling.encode_batched(model, dataset.images)
     train, test = dataset.split == "train", dataset.split == "test"
     names = list(dataset.label_names)
     rows = atdot.accuracy_table(z[train], dataset.labels[train], z[test], dataset.labels[test],
@@ -191,7 +168,7 @@ def centroid_walks(model: Any, dataset: Any, alphas: Sequence[float] = tuple(np.
     if al.size == 0:
         raise ValueError("alphas must hold at least one value")
     train = dataset.split == "train"
-    z = encode_images(model, dataset.images[train])
+    z = sampling.encode_batched(model, dataset.images[train])
     classes = dataset.classes[train]
     vectors = attributes.centroid_vectors(z, classes)
     ids = np.unique(classes)
@@ -202,7 +179,7 @@ def centroid_walks(model: Any, dataset: Any, alphas: Sequence[float] = tuple(np.
     # Row p moves start p along vector p only: offset with a block-diagonal strength table.
     walks = np.stack([ops.offset(starts[i], V[i], al) for i in range(len(pairs))])
     P, A, D = walks.shape
-    images = decode_latents(model, walks.reshape(P * A, D))
+    images = sampling.decode_batched(model, walks.reshape(P * A, D))
     clf = classifier or digit_classifier(dataset)
     probs = clf.predict_proba(images.reshape(P * A, -1)).reshape(P, A, -1)
     return {"pairs": pairs, "alphas": al, "images": images.reshape((P, A) + images.shape[1:]),
@@ -220,7 +197,7 @@ def move_sample(model: Any, dataset: Any, sample_class: int, pair: tuple[int, in
         raise ValueError("move_sample needs a data set with classes")
     src, dst = pair
     train, test = dataset.split == "train", dataset.split == "test"
-    z = encode_images(model, dataset.images[train])
+    z = sampling.encode_batched(model, dataset.images[train])
     vectors = attributes.centroid_vectors(z, dataset.classes[train])
     key = (min(src, dst), max(src, dst))
     if key not in vectors:
@@ -229,10 +206,10 @@ def move_sample(model: Any, dataset: Any, sample_class: int, pair: tuple[int, in
     candidates = np.flatnonzero(test & (dataset.classes == sample_class))
     if index >= candidates.size:
         raise ValueError(f"the test split has {candidates.size} samples of class {sample_class}, asked for #{index}")
-    z0 = encode_images(model, dataset.images[candidates[index]:candidates[index] + 1])[0]
+    z0 = sampling.encode_batched(model, dataset.images[candidates[index]:candidates[index] + 1])[0]
     al = np.asarray(alphas, dtype=np.float32)
     walk = ops.offset(z0, v.astype(np.float32), al)
-    images = decode_latents(model, walk)
+    images = sampling.decode_batched(model, walk)
     clf = classifier or digit_classifier(dataset)
     return {"alphas": al, "images": images, "probabilities": clf.predict_proba(images.reshape(len(al), -1)),
             "source_index": int(candidates[index])}
