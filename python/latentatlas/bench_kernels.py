@@ -620,6 +620,7 @@ def _machine() -> dict[str, Any]:
         "usable_cores": affinity,
         "memory_gb": _mem_total_gb(),
         "load_average_at_start": load,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
 
 
@@ -697,7 +698,8 @@ def _print_header(res: dict[str, Any], echo: Callable[[str], None]) -> None:
     echo("latentatlas kernel benchmark" + (" (quick)" if res["quick"] else ""))
     mem = f", {m['memory_gb']:.1f} GB" if m["memory_gb"] else ""
     echo(f"machine : {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable){mem}")
-    echo(f"          {m['platform']}, python {m['python']}, load average {m['load_average_at_start']}")
+    echo(f"          {m['platform']}, python {m['python']}, load average {m['load_average_at_start']}, "
+         f"OMP_WAIT_POLICY={m.get('omp_wait_policy')}")
     cpu = b.get("cpu", {})
     echo(f"build   : latentatlas {b.get('version')}, {cpu.get('compiler')}, SIMD {cpu.get('simd_selected')}"
          f", cuda_built={b.get('cuda_built')}, cuda_devices={b.get('cuda_devices')}")
@@ -926,6 +928,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
     args = build_parser().parse_args(argv)
+    # torch's OpenMP workers spin after each parallel region by default, taking cores from
+    # whatever is timed next (the interleaved rounds put every candidate after a torch
+    # one). Passive waiting is fairer to all; it only takes effect if set before torch
+    # loads, and an explicit setting wins. The value used is recorded in the results.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     res = run(quick=args.quick, threads=args.threads, json_path=args.json_path, sizes=args.sizes,
               torch_compile=args.torch_compile, cuda=args.cuda)
     print(f"\nwrote {res['json_path']}")
