@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "../common.h"
+#include "score.h"
 
 namespace latentatlas {
 
@@ -182,26 +183,6 @@ LA_HD void finish_antipodal(PairGeom& g, const T* a, index_t D, const VecScale& 
   g.su = sqrt(1.0 - g.ak * g.ak);
 }
 
-// Pass over a row for the fast path: a.a, b.b and a.b in double.
-template <typename T>
-LA_HD void pass_dots(const T* a, const T* b, index_t D, double& aa, double& bb, double& ab,
-                     index_t j0 = 0, index_t step = 1) {
-  double u = 0.0, v = 0.0, w = 0.0;
-#if !defined(__CUDACC__)
-#pragma omp simd reduction(+ : u, v, w)
-#endif
-  for (index_t j = j0; j < D; j += step) {
-    const double x = static_cast<double>(a[j]);
-    const double y = static_cast<double>(b[j]);
-    u += x * x;
-    v += y * y;
-    w += x * y;
-  }
-  aa = u;
-  bb = v;
-  ab = w;
-}
-
 // Below this |cos omega| the angle follows accurately from the dot product
 // (|a^ -+ b^|^2 = 2 -+ 2 cos omega lose at most a factor 10 of relative precision).
 constexpr double kDotCosLimit = 0.9;
@@ -237,8 +218,8 @@ LA_HD PairGeom pair_geometry_scaled(const T* a, const T* b, index_t D, int* bad)
 // holds NaN or Inf.
 template <typename T>
 LA_HD PairGeom pair_geometry(const T* a, const T* b, index_t D, int* bad) {
-  double aa, bb, ab;
-  pass_dots(a, b, D, aa, bb, ab);
+  double aa, bb, ab;  // one pass: a.a, b.b and a.b, unscaled
+  dot_and_norms(a, b, D, 1.0, 1.0, ab, aa, bb);
   if (!(aa >= kSafeSqMin && aa <= kSafeSqMax && bb >= kSafeSqMin && bb <= kSafeSqMax && is_finite(ab)))
     return pair_geometry_scaled(a, b, D, bad);
   const VecScale unit{0, 1.0, 1.0};

@@ -10,12 +10,16 @@
 namespace latentatlas {
 
 // Dot product and both squared norms in double, with the operands pre-scaled by
-// power-of-two factors so no square overflows or underflows (the exact path).
+// power-of-two factors so no square overflows or underflows (the exact path; slerp's
+// one-pass geometry calls it unscaled).
 // Visits j = j0, j0 + step, ... (a CUDA lane's share; the CPU passes 0, 1).
 template <typename T>
 LA_HD void dot_and_norms(const T* x, const T* y, index_t D, double sx, double sy, double& dot,
                          double& xx, double& yy, index_t j0 = 0, index_t step = 1) {
   double d = 0.0, p = 0.0, q = 0.0;
+#if !defined(__CUDACC__)
+#pragma omp simd reduction(+ : d, p, q)
+#endif
   for (index_t j = j0; j < D; j += step) {
     const double u = static_cast<double>(x[j]) * sx;
     const double v = static_cast<double>(y[j]) * sy;
