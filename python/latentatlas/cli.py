@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from .models import commands as _train_commands
+from .commands import train as _train_commands
 
 
 def _register_info(sub: Any) -> None:
