@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .commands import encode as _encode_command
+from .commands import sample as _sample_command
 from .commands import train as _train_commands
 
 
@@ -70,6 +71,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _register_info,
     _train_commands.register,
     _encode_command.register,
+    _sample_command.register,
     _register_bench,
 ]
 
