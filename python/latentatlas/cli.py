@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .commands import atvec as _atvec_command
+from .commands import classify as _classify_command
 from .commands import encode as _encode_command
 from .commands import sample as _sample_command
 from .commands import train as _train_commands
@@ -74,6 +75,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _encode_command.register,
     _sample_command.register,
     _atvec_command.register,
+    _classify_command.register,
     _register_bench,
 ]
 
