@@ -22,8 +22,17 @@ def test_importing_the_cli_does_not_import_torch():
 def test_help_lists_every_subcommand(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("info", "train", "bench"):
+    for name in ("info", "train", "encode", "sample", "atvec", "classify", "edit", "bench"):
         assert name in out
+
+
+@pytest.mark.parametrize("argv", [["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
+                                  ["sample", "grid"], ["sample", "strips"], ["sample", "jdiagram"],
+                                  ["sample", "mine"], ["sample", "walk"]])
+def test_every_new_subcommand_has_help_with_an_example(capsys, argv):
+    assert cli.main([*argv, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "examples:\n  latentatlas " + argv[0] in out
 
 
 def test_shipped_names_match_the_models_package():

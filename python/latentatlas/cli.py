@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from .commands import atvec as _atvec_command
 from .commands import classify as _classify_command
+from .commands import edit as _edit_command
 from .commands import encode as _encode_command
 from .commands import sample as _sample_command
 from .commands import train as _train_commands
@@ -76,6 +77,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _sample_command.register,
     _atvec_command.register,
     _classify_command.register,
+    _edit_command.register,
     _register_bench,
 ]
 
