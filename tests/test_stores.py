@@ -191,3 +191,37 @@ def test_write_json_vectors_errors(tmp_path):
         write_json_vectors(tmp_path / "v.json", np.array([["a"]]))
     with pytest.raises(ValueError, match="does not exist"):
         read_json_vectors(tmp_path / "missing.json")
+
+
+def test_vector_set_round_trips_npz_and_json(tmp_path):
+    from latentatlas.data import VectorSet
+
+    rng = np.random.default_rng(0)
+    vs = VectorSet(rng.normal(size=(3, 5)), ["a", "b", "c"], {"kinds": {"a": "mean_difference"}})
+    back = VectorSet.load(vs.save(tmp_path / "v.npz"))
+    np.testing.assert_array_equal(back.vectors, vs.vectors)
+    assert back.names == ["a", "b", "c"] and back.provenance == vs.provenance and back.latent_dim == 5
+    np.testing.assert_array_equal(back["b"], vs.vectors[1])
+    assert back.select(["c", "a"]).names == ["c", "a"]
+    js = VectorSet.load(vs.to_json(tmp_path / "v.json"))
+    assert js.names == ["0", "1", "2"]
+    np.testing.assert_allclose(js.vectors, vs.vectors, rtol=1e-6)
+
+
+def test_vector_set_errors(tmp_path):
+    from latentatlas.data import LatentStore, VectorSet
+
+    with pytest.raises(ValueError, match="distinct"):
+        VectorSet(np.ones((2, 3)), ["a", "a"])
+    with pytest.raises(ValueError, match="NaN"):
+        VectorSet(np.full((1, 3), np.nan), ["a"])
+    with pytest.raises(ValueError, match="name the 2 vectors"):
+        VectorSet(np.ones((2, 3)), ["a"])
+    with pytest.raises(ValueError, match="no vector named 'z'; the names are a"):
+        VectorSet(np.ones((1, 3)), ["a"])["z"]
+    store = LatentStore(np.ones((2, 3), np.float32), np.zeros((2, 1), np.uint8), ["x"], np.array(["train"] * 2))
+    with pytest.raises(ValueError, match="not a vector file: missing arrays"):
+        VectorSet.load(store.save(tmp_path / "s.npz"))
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a readable vector file"):
+        VectorSet.load(tmp_path / "bad.npz")

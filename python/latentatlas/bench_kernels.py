@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ._files import atomic_open
+from .commands._common import positive_int as _positive_int
 
 __all__ = ["run", "main", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES"]
 
@@ -883,16 +884,6 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
     if json_path is not None:
         res["json_path"] = _write_json(json_path, res)
     return res
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def _sizes_arg(text: str) -> dict[str, Any]:

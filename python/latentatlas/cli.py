@@ -15,7 +15,12 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from .models import commands as _train_commands
+from .commands import atvec as _atvec_command
+from .commands import classify as _classify_command
+from .commands import edit as _edit_command
+from .commands import encode as _encode_command
+from .commands import sample as _sample_command
+from .commands import train as _train_commands
 
 
 def _register_info(sub: Any) -> None:
@@ -65,7 +70,16 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 #: Functions that each add one subcommand; extend this list to add commands.
-REGISTRARS: list[Callable[[Any], None]] = [_register_info, _train_commands.register, _register_bench]
+REGISTRARS: list[Callable[[Any], None]] = [
+    _register_info,
+    _train_commands.register,
+    _encode_command.register,
+    _sample_command.register,
+    _atvec_command.register,
+    _classify_command.register,
+    _edit_command.register,
+    _register_bench,
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -24,13 +24,14 @@ from .shapes import (
     measure_size,
     render_shapes,
 )
-from .store import LatentStore, encode_dataset, read_json_vectors, write_json_vectors
+from .store import LatentStore, VectorSet, encode_dataset, read_json_vectors, write_json_vectors
 
 __all__ = [
     "Dataset",
     "LatentStore",
     "SHAPE_ATTRIBUTES",
     "SHAPE_NAMES",
+    "VectorSet",
     "encode_dataset",
     "load_celeba",
     "load_digits",

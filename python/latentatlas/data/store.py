@@ -8,7 +8,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -88,24 +88,8 @@ class LatentStore:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LatentStore:
         """Read a store written by :meth:`save`; never unpickles (``allow_pickle=False``)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"latent store {str(path)!r} does not exist")
-        try:
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
-                data = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{str(path)!r} is not a readable latent store (.npz): {exc}") from None
-        required = ("format", "latents", "labels", "label_names", "split", "provenance")
-        missing = [k for k in required if k not in data]
-        if missing:
-            raise ValueError(f"{str(path)!r} is not a latent store: missing arrays {missing}")
-        if int(data["format"]) != _STORE_FORMAT:
-            raise ValueError(f"{str(path)!r}: unsupported latent store format {int(data['format'])}")
-        try:
-            provenance = json.loads(str(data["provenance"]))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{str(path)!r}: provenance is not valid JSON: {exc}") from None
+        data, provenance = _read_npz(Path(path), "latent store", _STORE_FORMAT,
+                                     ("latents", "labels", "label_names", "split"))
         return cls(
             latents=data["latents"],
             labels=data["labels"],
@@ -118,6 +102,122 @@ class LatentStore:
     def to_json(self, path: str | os.PathLike[str]) -> Path:
         """Write only the latents in the paper library's JSON vector format (a list of lists)."""
         return write_json_vectors(path, self.latents)
+
+
+_VECTORS_FORMAT = 1
+
+
+@dataclass(eq=False)
+class VectorSet:
+    """Named latent-space vectors (attribute, balanced, synthetic or centroid vectors) with
+    a record of how they were made; the file format of ``latentatlas atvec`` and ``edit``.
+
+    ``vectors`` is ``(K, D)`` float64, ``names`` the K distinct names, ``provenance`` a
+    JSON-able dict (per-vector ``kinds``, the source store or data set, the split, ...).
+    :meth:`save` writes ``.npz``; :meth:`to_json` the paper library's JSON (vectors only);
+    :meth:`load` reads either (JSON vectors are named ``"0"``, ``"1"``, ...).
+    """
+
+    vectors: np.ndarray
+    names: list[str]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.vectors.detach().cpu().numpy() if hasattr(self.vectors, "detach") else self.vectors)
+        if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
+            raise ValueError(f"vectors must have shape (K, D) with K, D > 0, got {v.shape}")
+        if v.dtype.kind not in "fiu":
+            raise TypeError(f"vectors must be numeric, got {v.dtype}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("vectors contain NaN or infinite values")
+        self.vectors = v.astype(np.float64, copy=False)
+        names = [str(n) for n in self.names]
+        if len(names) != v.shape[0]:
+            raise ValueError(f"names must name the {v.shape[0]} vectors, got {len(names)} names")
+        if not all(names) or len(set(names)) != len(names):
+            raise ValueError("vector names must be distinct and non-empty")
+        self.names = names
+        try:
+            json.dumps(self.provenance)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def latent_dim(self) -> int:
+        """D, the length of each vector."""
+        return int(self.vectors.shape[1])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The ``(D,)`` vector called ``name``."""
+        return self.vectors[self._index(name)]
+
+    def _index(self, name: str) -> int:
+        if name not in self.names:
+            shown = ", ".join(self.names[:12]) + (f", ... ({len(self.names)} in all)" if len(self.names) > 12 else "")
+            raise ValueError(f"no vector named {name!r}; the names are {shown}")
+        return self.names.index(name)
+
+    def select(self, names: Sequence[str]) -> VectorSet:
+        """The named vectors, in the order given, as a new set."""
+        rows = [self._index(n) for n in names]
+        if not rows:
+            raise ValueError("select needs at least one vector name")
+        return VectorSet(self.vectors[rows], [self.names[i] for i in rows], dict(self.provenance))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the set to ``path`` (``.npz``) atomically; returns the path written."""
+        path = Path(path)
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, format=np.array(_VECTORS_FORMAT), vectors=self.vectors,
+                     names=np.array(self.names, dtype=str).reshape(len(self.names)),
+                     provenance=np.array(json.dumps(self.provenance)))
+        return path
+
+    def to_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write only the vectors in the paper library's JSON format (a list of lists)."""
+        return write_json_vectors(path, self.vectors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> VectorSet:
+        """Read a set written by :meth:`save` (``.npz``) or JSON vectors (``.json``)."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            vectors = read_json_vectors(path)
+            return cls(vectors, [str(i) for i in range(len(vectors))], {"source": str(path)})
+        data, provenance = _read_npz(path, "vector file", _VECTORS_FORMAT, ("vectors", "names"))
+        try:
+            return cls(data["vectors"], [str(s) for s in np.atleast_1d(data["names"])], provenance)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r}: {exc}") from None
+
+
+def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays of a latentatlas ``.npz`` file (never unpickled) and its parsed
+    ``provenance``, after checking that ``required`` arrays, ``format`` == ``version``
+    and valid provenance JSON are there; every problem is a ValueError naming the file."""
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable {what} (.npz): {exc}") from None
+    missing = [k for k in ("format", *required, "provenance") if k not in data]
+    if missing:
+        raise ValueError(f"{str(path)!r} is not a {what}: missing arrays {missing}")
+    fmt = data["format"]
+    if fmt.shape != () or fmt.dtype.kind not in "iu" or int(fmt) != version:
+        raise ValueError(f"{str(path)!r}: unsupported {what} format {fmt.tolist()!r}")
+    try:
+        provenance = json.loads(str(data["provenance"]))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{str(path)!r}: provenance is not valid JSON: {exc}") from None
+    if not isinstance(provenance, dict):
+        raise ValueError(f"{str(path)!r}: provenance must be a JSON object")
+    return data, provenance
 
 
 def write_json_vectors(path: str | os.PathLike[str], vectors: Any) -> Path:

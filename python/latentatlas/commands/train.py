@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("digits", "shapes", "mnist", "celeba", "folder")
+from ._common import add_data_arguments, add_progress_argument, load_dataset
+
 MODELS = ("vae", "bigan", "naive-bayes")
 
 
@@ -30,13 +31,7 @@ def register(subparsers: Any) -> None:
                               description="Train a VAE, BiGAN or pixel Naive-Bayes model and save it "
                                           "(safetensors + config.json recording this command and seed).")
     p.add_argument("--model", required=True, choices=MODELS, help="model type")
-    p.add_argument("--data", required=True, choices=DATASETS, help="data set")
-    p.add_argument("--data-root", type=Path, help="folder for mnist / celeba / folder data")
-    p.add_argument("--labels-csv", type=Path, help="labels CSV for --data folder")
-    p.add_argument("--image-size", type=int, help="resize images (celeba, folder) / render size (shapes)")
-    p.add_argument("--n", type=int, default=10000, help="number of shapes images (default 10000)")
-    p.add_argument("--limit", type=int, help="load only the first N CelebA images")
-    p.add_argument("--data-seed", type=int, default=0, help="seed for generated data and random splits")
+    add_data_arguments(p, required=True)
     p.add_argument("--output", "-o", required=True, type=Path, help="checkpoint folder to write")
     p.add_argument("--latent-dim", type=int, default=20)
     p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
@@ -53,36 +48,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for weights and batch order")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for small models on a busy machine)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_argument(p)
     p.set_defaults(handler=run)
-
-
-def load_dataset(args: argparse.Namespace) -> Any:
-    """The data set named by ``--data`` and its options."""
-    from .. import data
-
-    if args.data == "digits":
-        return data.load_digits(seed=args.data_seed)
-    if args.data == "shapes":
-        return data.make_shapes(args.n, size=args.image_size or 32, seed=args.data_seed)
-    if args.data_root is None:
-        raise ValueError(f"--data {args.data} needs --data-root")
-    progress = not args.no_progress
-    if args.data == "mnist":
-        return data.load_mnist(args.data_root, seed=args.data_seed)
-    if args.data == "celeba":
-        return data.load_celeba(args.data_root, size=args.image_size or 64, limit=args.limit, progress=progress)
-    if args.labels_csv is None:
-        raise ValueError("--data folder needs --labels-csv")
-    return data.load_image_folder(args.data_root, args.labels_csv, size=args.image_size, seed=args.data_seed,
-                                  progress=progress)
 
 
 def build_model(args: argparse.Namespace, image_shape: tuple[int, int, int], n_classes: int) -> Any:
     """The untrained model named by ``--model``, seeded with ``--seed``."""
-    from .bigan import BiGAN
-    from .naive_bayes import PixelNaiveBayes
-    from .vae import VAE
+    from ..models.bigan import BiGAN
+    from ..models.naive_bayes import PixelNaiveBayes
+    from ..models.vae import VAE
 
     if args.model == "vae":
         hidden = args.hidden or ((256, 128) if args.arch == "mlp" else (32, 64))
@@ -106,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     """Train and save; prints where the checkpoint went and the final metrics."""
     import torch
 
-    from .checkpoint import save
+    from ..models.checkpoint import save
 
     if args.threads is not None:
         if args.threads <= 0:
