@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from . import demo as _demo
 from .models import commands as _train_commands
 
 
@@ -65,7 +66,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 #: Functions that each add one subcommand; extend this list to add commands.
-REGISTRARS: list[Callable[[Any], None]] = [_register_info, _train_commands.register, _register_bench]
+REGISTRARS: list[Callable[[Any], None]] = [_register_info, _train_commands.register, _demo.register, _register_bench]
 
 
 class _Parser(argparse.ArgumentParser):
