@@ -1,5 +1,6 @@
 """`latentatlas demo`: the fast report end to end (files, images, numbers against
-results.json and against independent float64 computations) and the command's errors."""
+results.json and against independent float64 computations), the page in a real headless
+Chromium where one is installed, and the command's errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -166,6 +169,77 @@ def test_tables_are_consistent(report):
     assert walks["pairs"] == 45 and len(walks["alphas"]) == 5 and 0 <= walks["midpoint_other_digit"] <= 45
     assert res["mine"]["anchors"] == 9 and 0 <= res["mine"]["anchor_same_class"] <= 1
     assert -1 <= res["correlated_labels"]["label_correlation"] <= 1
+
+
+# ----------------------------------------------------------------------------- real browser
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+_CHECK_PAGE = """<!DOCTYPE html><html><body>
+<iframe id="f" src="{src}" width="1280" height="900"></iframe><pre id="result">pending</pre>
+<script>
+document.getElementById('f').addEventListener('load', function () {{
+  var out = document.getElementById('result');
+  try {{
+    var imgs = Array.prototype.slice.call(document.getElementById('f').contentDocument.images);
+    var bad = imgs.filter(function (i) {{ return !(i.complete && i.naturalWidth > 0); }})
+                  .map(function (i) {{ return i.getAttribute('src'); }});
+    out.textContent = JSON.stringify({{total: imgs.length, bad: bad}});
+  }} catch (e) {{ out.textContent = JSON.stringify({{error: String(e)}}); }}
+}});
+</script></body></html>"""
+
+
+def _images_loaded(browser: str, page: Path, folder: Path) -> dict:
+    """Loads ``page`` in an iframe of a checking page (the report itself stays script-free)
+    and returns what the browser says of its images."""
+    check = folder / f"check_{page.stem}.html"
+    check.write_text(_CHECK_PAGE.format(src=page.as_uri()), encoding="utf-8")
+    proc = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--allow-file-access-from-files",
+                           "--virtual-time-budget=15000", "--dump-dom", check.as_uri()],
+                          capture_output=True, text=True, timeout=60)
+    m = re.search(r'<pre id="result">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"no result from {browser}: {proc.stderr[-500:]}"
+    import html
+
+    return json.loads(html.unescape(m.group(1)))
+
+
+@pytest.mark.slow
+def test_report_in_headless_chromium(request, tmp_path):
+    browser = _chromium()
+    if browser is None:  # checked before the demo runs, so the skip costs nothing
+        pytest.skip("Chromium is not installed (e.g. apt-get install chromium)")
+    from PIL import Image
+
+    report = request.getfixturevalue("report")
+
+    out = report["out"]
+    seen = _images_loaded(browser, out / "index.html", tmp_path)
+    assert seen == {"total": len(report["page"].images), "bad": []}
+    # the check can fail: a copy of the page with one image missing is caught
+    broken = out / "broken.html"
+    broken.write_text((out / "index.html").read_text(encoding="utf-8").replace('src="mine.png"', 'src="gone.png"'),
+                      encoding="utf-8")
+    try:
+        assert _images_loaded(browser, broken, tmp_path)["bad"] == ["gone.png"]
+    finally:
+        broken.unlink()
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1280,2400", (out / "index.html").as_uri()],
+                   capture_output=True, timeout=60, check=True)
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("L"), dtype=np.float64)
+    assert pixels.shape == (2400, 1280)
+    assert pixels.std() > 20 and len(np.unique(pixels)) > 50  # text, plots and digits, not a blank page
 
 
 # ----------------------------------------------------------------------------- report pieces and errors
