@@ -72,6 +72,31 @@ def test_atdot_report_and_walks_on_digits(digits):
     assert m["probabilities"][-1, 0] > m["probabilities"][0, 0]  # towards 0 along 6 -> 0
 
 
+def test_details_thresholds_and_factor_change(shapes_model, digits):
+    r = ex.correlated_labels(shapes_model, n=600, correlation=0.8, seed=0, image_size=16, details=True)
+    det = r["details"]
+    assert set(det["vectors"]) == {"naive", "balanced"} and det["latents"].shape == (600, 48)
+    assert det["train"].sum() + det["test"].sum() <= 600 and r["n_test"] == det["test"].sum()
+    # factor_change is what the experiment reports, on the same latents and vector
+    again = ex.factor_change(shapes_model, det["latents"][det["test"]], det["vectors"]["naive"], 1.0)
+    assert again["size"] == pytest.approx(r["naive"]["size"]) and "hue" in again
+    b = ex.labelling_bias(shapes_model, n=600, seed=1, image_size=16, details=True)
+    assert set(b["details"]["vectors"]) == {"labelled", "synthetic"}
+    assert "details" not in ex.correlated_labels(shapes_model, n=600, image_size=16)
+    model = PCAModel(digits.images[digits.split == "train"], 16)
+    rep = ex.atdot_report(model, digits)
+    fitted = la.AtDot().fit(model.encode(digits.images[digits.split == "train"]),
+                            digits.labels[digits.split == "train"], label_names=list(digits.label_names))
+    assert rep["thresholds"] == pytest.approx(dict(zip(digits.label_names, fitted.thresholds.tolist())), rel=1e-5)
+    z = det["latents"][:3]
+    with pytest.raises(ValueError, match=r"z must be \(N, D\) with N >= 1"):
+        ex.factor_change(shapes_model, z[:0], z[0], 1.0)
+    with pytest.raises(ValueError, match=r"vector must be \(48,\)"):
+        ex.factor_change(shapes_model, z, z[0, :5], 1.0)
+    with pytest.raises(ValueError, match="strength must be finite"):
+        ex.factor_change(shapes_model, z, z[0], float("nan"))
+
+
 def test_experiment_errors(digits):
     model = PCAModel(digits.images, 8)
     with pytest.raises(ValueError, match="no centroid vector for classes"):

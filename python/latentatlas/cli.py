@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from . import demo as _demo
 from .commands import atvec as _atvec_command
 from .commands import classify as _classify_command
 from .commands import edit as _edit_command
@@ -78,6 +79,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _atvec_command.register,
     _classify_command.register,
     _edit_command.register,
+    _demo.register,
     _register_bench,
 ]
 

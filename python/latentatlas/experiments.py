@@ -25,19 +25,35 @@ import numpy as np
 
 from . import attributes, atdot, ops, sampling
 
-__all__ = ["correlated_labels", "labelling_bias", "atdot_report",
+__all__ = ["factor_change", "correlated_labels", "labelling_bias", "atdot_report",
            "centroid_walks", "move_sample", "digit_classifier"]
 
 
-def _factor_change(model: Any, z: np.ndarray, vector: np.ndarray, strength: float) -> dict[str, float]:
-    """Mean change of the measurable shapes factors when decoding z + strength·vector
-    instead of z."""
+def factor_change(model: Any, z: Any, vector: Any, strength: float) -> dict[str, float]:
+    """Mean change of the measurable shapes factors (size in pixels, brightness, sharpness,
+    x, y, and hue for colour images) when decoding ``z + strength·vector`` instead of ``z``.
+
+    Args:
+        model: a protocol model that decodes to shapes-like images.
+        z: ``(N, D)`` latents, N >= 1.
+        vector: ``(D,)`` direction.
+        strength: how far to move (finite).
+    """
     from .data.shapes import measure_factors
 
-    moved = ops.offset(z, vector.astype(np.float32), np.array([0.0, strength], np.float32))
+    zf = np.asarray(z, dtype=np.float32)
+    if zf.ndim != 2 or zf.shape[0] == 0:
+        raise ValueError(f"z must be (N, D) with N >= 1, got shape {zf.shape}")
+    v = np.asarray(vector, dtype=np.float32)
+    if v.shape != zf.shape[1:]:
+        raise ValueError(f"vector must be ({zf.shape[1]},) like the rows of z, got shape {v.shape}")
+    if not np.isfinite(float(strength)):
+        raise ValueError(f"strength must be finite, got {strength!r}")
+    moved = ops.offset(zf, v, np.array([0.0, strength], np.float32))
     before = measure_factors(sampling.decode_batched(model, moved[:, 0]))
     after = measure_factors(sampling.decode_batched(model, moved[:, 1]))
-    return {k: float(np.nanmean(after[k] - before[k])) for k in ("size", "brightness", "sharpness", "x", "y")}
+    keys = [k for k in ("size", "brightness", "sharpness", "x", "y", "hue") if k in before]
+    return {k: float(np.nanmean(after[k] - before[k])) for k in keys}
 
 
 def _encoded_shapes(model: Any, n: int, pair: tuple[str, str], correlation: float, seed: int,
@@ -52,7 +68,7 @@ def _encoded_shapes(model: Any, n: int, pair: tuple[str, str], correlation: floa
 
 
 def correlated_labels(model: Any, *, n: int = 6000, correlation: float = 0.8, strength: float = 1.0,
-                      seed: int = 0, image_size: int | None = None) -> dict[str, Any]:
+                      seed: int = 0, image_size: int | None = None, details: bool = False) -> dict[str, Any]:
     """The correlated-labels experiment of §3.1, measured on procedural shapes.
 
     Shapes are generated with ``correlation`` (phi) between "large" and "bright" and
@@ -62,7 +78,9 @@ def correlated_labels(model: Any, *, n: int = 6000, correlation: float = 0.8, st
 
     Returns:
         ``{"naive": {...}, "balanced": {...}, "label_correlation": phi measured}``, each
-        inner dict the mean change of size (pixels), brightness, sharpness, x and y.
+        inner dict the mean change of size (pixels), brightness, sharpness, x and y. With
+        ``details=True`` also ``"details"``: the data set, its latents, the train and test
+        masks and both vectors (for pictures; not JSON).
     """
     data, z, names, train, test = _encoded_shapes(model, n, ("large", "bright"), correlation, seed, image_size)
     naive = attributes.mean_difference(z[train], data.labels[train], label_names=names)[names.index("large")]
@@ -71,18 +89,26 @@ def correlated_labels(model: Any, *, n: int = 6000, correlation: float = 0.8, st
     phi = float(np.corrcoef(y[:, names.index("large")], y[:, names.index("bright")])[0, 1])
     out = {
         "label_correlation": phi,
-        "naive": _factor_change(model, z[test], naive, strength),
-        "balanced": _factor_change(model, z[test], fixed, strength),
+        "naive": factor_change(model, z[test], naive, strength),
+        "balanced": factor_change(model, z[test], fixed, strength),
         "n_test": int(test.sum()),
     }
     for key in ("naive", "balanced"):  # brightness dragged along per pixel of size gained
         ch = out[key]
         ch["brightness_per_size"] = ch["brightness"] / ch["size"] if ch["size"] else float("nan")
+    if details:
+        out["details"] = _details(data, z, train, test, naive=naive, balanced=fixed)
     return out
 
 
+def _details(data: Any, z: np.ndarray, train: np.ndarray, test: np.ndarray, **vectors: np.ndarray) -> dict[str, Any]:
+    """What an experiment worked on, for callers that draw it."""
+    return {"data": data, "latents": z, "train": train, "test": test, "vectors": vectors}
+
+
 def labelling_bias(model: Any, *, n: int = 6000, correlation: float = -0.8, sigma: float = 1.2,
-                   strength: float = 1.0, seed: int = 1, image_size: int | None = None) -> dict[str, Any]:
+                   strength: float = 1.0, seed: int = 1, image_size: int | None = None,
+                   details: bool = False) -> dict[str, Any]:
     """The labelling-bias experiment of §3.2, measured on procedural shapes.
 
     "blurry" is generated with ``correlation`` (phi) to "bright" (negative: blurry images
@@ -90,19 +116,21 @@ def labelling_bias(model: Any, *, n: int = 6000, correlation: float = -0.8, sigm
     the synthetic one comes from encoding the same images blurred by ``sigma`` pixels.
     Both are added at ``strength`` to held-out latents; the mean change of the measured
     factors is reported, so the labelled vector's brightness change can be set beside the
-    synthetic vector's.
+    synthetic vector's. ``details=True`` adds ``"details"`` as in :func:`correlated_labels`.
     """
     data, z, names, train, test = _encoded_shapes(model, n, ("blurry", "bright"), correlation, seed, image_size)
     labelled = attributes.mean_difference(z[train], data.labels[train], label_names=names)[names.index("blurry")]
     synthetic = attributes.synthetic(model, data.images[train], "blur", sigma=sigma)
     out = {
-        "labelled": _factor_change(model, z[test], labelled, strength),
-        "synthetic": _factor_change(model, z[test], synthetic, strength),
+        "labelled": factor_change(model, z[test], labelled, strength),
+        "synthetic": factor_change(model, z[test], synthetic, strength),
         "n_test": int(test.sum()),
     }
     for key in ("labelled", "synthetic"):  # brightness change per unit of sharpness change
         ch = out[key]
         ch["brightness_per_sharpness"] = ch["brightness"] / ch["sharpness"] if ch["sharpness"] else float("nan")
+    if details:
+        out["details"] = _details(data, z, train, test, labelled=labelled, synthetic=synthetic)
     return out
 
 
@@ -121,8 +149,9 @@ def atdot_report(model: Any, dataset: Any, *, balance: Sequence[str] | None = No
 
     Returns:
         ``{"rows": accuracy_table rows, "table": Markdown text, "roc": {attribute: (fpr,
-        tpr)}, "histograms": {attribute: (edges, positives, negatives)}}`` (ROC curves and
-        histograms of the test scores, for plotting).
+        tpr)}, "histograms": {attribute: (edges, positives, negatives)}, "thresholds":
+        {attribute: AtDot's decision threshold}}`` (ROC curves and histograms of the test
+        scores, for plotting).
     """
     z = sampling.encode_batched(model, dataset.images)
     train, test = dataset.split == "train", dataset.split == "test"
@@ -138,7 +167,9 @@ def atdot_report(model: Any, dataset: Any, *, balance: Sequence[str] | None = No
             fpr, tpr, _ = atdot.roc_curve(scores[:, k], yk)
             roc[name] = (fpr, tpr)
             hist[name] = atdot.score_histogram(scores[:, k], yk)
-    return {"rows": rows, "table": atdot.format_table(rows), "roc": roc, "histograms": hist}
+    thresholds = {name: float(t) for name, t in zip(names, np.asarray(fitted.thresholds).reshape(-1))}
+    return {"rows": rows, "table": atdot.format_table(rows), "roc": roc, "histograms": hist,
+            "thresholds": thresholds}
 
 
 def digit_classifier(dataset: Any, *, seed: int = 0) -> Any:
