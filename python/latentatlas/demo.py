@@ -137,6 +137,8 @@ main{padding:8px 32px 40px;max-width:1500px}
 section{background:#fff;border:1px solid #e1e1dc;border-radius:6px;margin:18px 0;padding:14px 20px}
 h2{margin:0 0 4px;font-size:19px}p.what{margin:0 0 12px;color:#444}
 .row{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}
+.figs{display:flex;flex-wrap:wrap;gap:16px;flex:1 1 600px;min-width:0}
+.row>table.nums{flex:0 1 440px;position:sticky;top:8px}
 figure{margin:0;max-width:100%}figcaption{font-size:12px;color:#555;max-width:640px}
 img{max-width:100%;height:auto;border:1px solid #ccc;background:#888;display:block}
 img.pix{image-rendering:pixelated;image-rendering:crisp-edges}
@@ -180,8 +182,9 @@ def render_html(sections: Sequence[Section], results: dict[str, Any], *, title: 
     parts.append("</nav><main>")
     for s in sections:
         parts.append(f'<section id="{e(s.key)}"><h2>{e(s.title)}</h2><p class="what">{e(s.sentence)}</p>')
-        parts.append('<div class="row">')
+        parts.append('<div class="row"><div class="figs">')  # numbers beside the figures when wide enough
         parts += [_img(f) for f in s.figures]
+        parts.append("</div>")
         if s.numbers:
             parts.append('<table class="nums"><caption>measured in this run</caption><tbody>')
             for n in s.numbers:
