@@ -26,10 +26,10 @@ def test_help_lists_every_subcommand(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("argv", [["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
+@pytest.mark.parametrize("argv", [["info"], ["train"], ["demo"], ["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
                                   ["sample", "grid"], ["sample", "strips"], ["sample", "jdiagram"],
                                   ["sample", "mine"], ["sample", "walk"]])
-def test_every_new_subcommand_has_help_with_an_example(capsys, argv):
+def test_every_subcommand_has_help_with_an_example(capsys, argv):
     assert cli.main([*argv, "--help"]) == 0
     out = capsys.readouterr().out
     assert "examples:\n  latentatlas " + argv[0] in out

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import demo as _demo
+from .commands import _common
 from .commands import atvec as _atvec_command
 from .commands import classify as _classify_command
 from .commands import edit as _edit_command
@@ -25,7 +26,11 @@ from .commands import train as _train_commands
 
 
 def _register_info(sub: Any) -> None:
-    p = sub.add_parser("info", help="version and build: CUDA built, devices, threads, SIMD level")
+    p = _common.add_parser(sub, "info", help="version and build: CUDA built, devices, threads, SIMD level",
+                           description="Print the version and how the native core was built: the SIMD level "
+                                       "chosen at load time, CPU threads, whether the CUDA module was built "
+                                       "and which devices it sees.",
+                           examples=["latentatlas info", "latentatlas info --json"])
     p.add_argument("--json", action="store_true", help="print the facts as JSON")
     p.set_defaults(handler=_run_info)
 

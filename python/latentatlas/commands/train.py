@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import add_data_arguments, add_progress_argument, load_dataset
+from ._common import add_data_arguments, add_parser, add_progress_argument, load_dataset
 
 MODELS = ("vae", "bigan", "naive-bayes")
 
@@ -27,9 +27,13 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def register(subparsers: Any) -> None:
     """Add the ``train`` subcommand to an argparse subparsers object."""
-    p = subparsers.add_parser("train", help="train a model and save a checkpoint",
-                              description="Train a VAE, BiGAN or pixel Naive-Bayes model and save it "
-                                          "(safetensors + config.json recording this command and seed).")
+    p = add_parser(subparsers, "train", help="train a model and save a checkpoint",
+                   description="Train a VAE, BiGAN or pixel Naive-Bayes model and save it "
+                               "(safetensors + config.json recording this command and seed).",
+                   examples=["latentatlas train --model vae --data digits --hidden 256,128 --latent-dim 20 "
+                             "--epochs 300 --output my-digits-vae",
+                             "latentatlas train --model bigan --data mnist --data-root ~/data/mnist --arch conv "
+                             "--latent-dim 32 --output mnist-gan"])
     p.add_argument("--model", required=True, choices=MODELS, help="model type")
     add_data_arguments(p, required=True)
     p.add_argument("--output", "-o", required=True, type=Path, help="checkpoint folder to write")
