@@ -51,6 +51,19 @@ def test_encode_dataset_streams_batches_and_matches_reference():
     assert store.latent_dim == 5 and len(store.subset("valid")) == 8
 
 
+def test_encode_dataset_with_a_wrapped_user_model():
+    """A model from ``la.models.wrap`` has no rebuildable config; encoding still works."""
+    ds = _dataset()
+    enc = torch.nn.Linear(9, 4)
+    model = la.models.wrap(lambda x: enc(x.reshape(x.shape[0], -1)), lambda z: z[:, :1, None, None].expand(-1, 1, 3, 3),
+                           latent_dim=4, prior="gaussian", image_shape=(1, 3, 3))
+    store = la.encode_dataset(model, ds, batch_size=7, progress=False)
+    w = enc.weight.detach().numpy().astype(np.float64)
+    ref = ds.images.reshape(len(ds), -1).astype(np.float64) @ w.T + enc.bias.detach().numpy()
+    np.testing.assert_allclose(store.latents, ref, rtol=1e-5, atol=1e-5)
+    assert "model_config" not in store.provenance and store.provenance["model"] == "WrappedModel"
+
+
 def test_encode_dataset_errors():
     ds = _dataset()
     with pytest.raises(TypeError, match="has no encode"):

@@ -294,7 +294,10 @@ def encode_dataset(
         "batch_size": batch_size,
     }
     if callable(config):
-        provenance["model_config"] = json.loads(json.dumps(config(), default=str))
+        try:
+            provenance["model_config"] = json.loads(json.dumps(config(), default=str))
+        except NotImplementedError:  # a wrapped user model has no rebuildable architecture to record
+            pass
     from .. import __version__
 
     provenance["latentatlas_version"] = __version__
