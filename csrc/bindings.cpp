@@ -91,6 +91,7 @@ void need_dim(const py::array& x, const char* name, int d, index_t want, const c
     case latentatlas::kBadVectors: throw py::value_error("vectors contain NaN or Inf");
     case latentatlas::kBadAlphas: throw py::value_error("alphas contain NaN or Inf");
     case latentatlas::kNoMemory: throw std::bad_alloc();
+    case latentatlas::kBadRows: throw py::value_error("rows has an entry outside [0, len(data)) (query " + row + ")");
     default: throw py::value_error(std::string(op) + ": unknown failure");
   }
 }
@@ -249,6 +250,54 @@ void score(const py::array& z, const py::array& v, bool normalize, py::array& ou
     run_score<double>(z, v, normalize, out);
 }
 
+template <typename T>
+void run_gather_score(const py::array& q, const py::array& data, const py::array& rows, py::array& out) {
+  latentatlas::GatherArgs<T> p;
+  p.Q = q.shape(0);
+  p.D = q.shape(1);
+  p.N = data.shape(0);
+  p.C = rows.shape(1);
+  p.q = static_cast<const T*>(q.data());
+  p.data = static_cast<const T*>(data.data());
+  p.rows = static_cast<const std::int64_t*>(rows.data());
+  p.out = static_cast<T*>(out.mutable_data());
+  p.q_row = elem_stride(q, "q", 0);
+  p.data_row = elem_stride(data, "data", 0);
+  p.rows_row = elem_stride(rows, "rows", 0);
+  p.out_row = p.C;
+  latentatlas::Status st;
+  {
+    py::gil_scoped_release nogil;
+    latentatlas::gather_score_cpu<T>(p, st);
+  }
+  if (st.arg.load() != latentatlas::kNoBad) raise_status(st, "gather_score");
+}
+
+void gather_score(const py::array& q, const py::array& data, const py::array& rows, py::array& out) {
+  const int code = dtype_code(q, "q");
+  same_dtype(data, "data", q, "q");
+  same_dtype(out, "out", q, "q");
+  if (!rows.dtype().is(py::dtype::of<std::int64_t>()))
+    throw py::type_error("rows must be int64, got " + dtype_str(rows));
+  need_ndim(q, "q", 2);
+  need_ndim(data, "data", 2);
+  need_ndim(rows, "rows", 2);
+  need_ndim(out, "out", 2);
+  if (data.shape(1) != q.shape(1))
+    throw py::value_error("data must have the vector size of q, got " + shape_str(data) + " and " + shape_str(q));
+  need_dim(rows, "rows", 0, q.shape(0), "rows");
+  need_dim(out, "out", 0, q.shape(0), "rows");
+  need_dim(out, "out", 1, rows.shape(1), "columns");
+  need_unit_inner(q, "q");
+  need_unit_inner(data, "data");
+  need_unit_inner(rows, "rows");
+  need_writable_contiguous(out);
+  if (code == 0)
+    run_gather_score<float>(q, data, rows, out);
+  else
+    run_gather_score<double>(q, data, rows, out);
+}
+
 void fill(py::array& out, double value) {
   const int code = dtype_code(out, "out");
   need_writable_contiguous(out);
@@ -292,6 +341,9 @@ PYBIND11_MODULE(_core, m) {
         "out[n, a] = z[n] + sum_k alphas[a, k] * vectors[k]; z (N, D), vectors (K, D), alphas (A, K), out (N, A, D).");
   m.def("score", &score, py::arg("z").noconvert(), py::arg("vectors").noconvert(), py::arg("normalize"),
         py::arg("out").noconvert(), "Dot products (or cosines) of z (N, D) with vectors (K, D) into out (N, K).");
+  m.def("gather_score", &gather_score, py::arg("q").noconvert(), py::arg("data").noconvert(),
+        py::arg("rows").noconvert(), py::arg("out").noconvert(),
+        "out[i, c] = q[i] . data[rows[i, c]]; q (Q, D), data (N, D), rows (Q, C) int64, out (Q, C).");
   m.def("fill", &fill, py::arg("out").noconvert(), py::arg("value"),
         "Fill a C-contiguous array with the thread pool (the write-bandwidth baseline).");
   m.def("set_num_threads", &latentatlas::set_num_threads, py::arg("n"),

@@ -30,6 +30,7 @@ enum BadArg : int {
   kBadVectors = 5,
   kBadAlphas = 6,
   kNoMemory = 7,
+  kBadRows = 8,
 };
 
 }  // namespace latentatlas

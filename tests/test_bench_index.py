@@ -39,30 +39,58 @@ def test_encoded_like_is_low_rank_plus_noise_with_a_shared_subspace():
 
 
 def test_run_tiny_cases_structure():
-    result = bench_index.run(n=1500, dims=(8,), n_queries=40, efs=(10, 20, 40, 400), threads=1)
+    result = bench_index.run(n=1500, dims=(16,), n_queries=40, efs=(10, 20, 40, 1500), threads=1,
+                             configs=((8, 40), (12, 40)))
     assert result["machine"]["threads"] == 1 and "backend" in result["machine"]
-    assert [(c["kind"], c["dim"]) for c in result["cases"]] == [("random", 8), ("encoded", 8)]
+    assert [(c["kind"], c["dim"]) for c in result["cases"]] == [("random", 16), ("encoded", 16)]
     try:  # faiss is the optional `bench` extra: the comparison is skipped without it
         import faiss  # noqa: F401
 
-        compared = ("neighborindex", "faiss_hnsw")
+        have_faiss = True
     except ImportError:
-        compared = ("neighborindex",)
+        have_faiss = False
+    random_case, encoded_case = result["cases"]
+    assert random_case["reduce_dim"] is None  # full rank: no projected graph
+    assert encoded_case["reduce_dim"] == 8  # rank max(8, 16 // 8) = 8
     for case in result["cases"]:
-        assert case["exact_numpy"]["qps"] > 0
+        assert case["exact_numpy"]["qps"] > 0 and case["configs"] == [[8, 40], [12, 40]]
         assert case["exact_score"]["recall"] >= 0.99  # the library's exact search agrees with numpy
-        for name in compared:
-            sweep = case[name]["sweep"]
+        names = {"neighborindex M8 efC40", "neighborindex M12 efC40"}
+        if have_faiss:
+            names |= {"faiss_hnsw M8 efC40", "faiss_hnsw M12 efC40"}
+            assert case["exact_faiss"]["recall"] >= 0.99
+        if case["reduce_dim"]:
+            names |= {"neighborindex_reduced r8 M8 efC40", "neighborindex_reduced r8 M12 efC40"}
+        assert set(case["variants"]) == names
+        for v in case["variants"].values():
+            sweep = v["sweep"]
             assert sweep and all(0.0 <= p["recall"] <= 1.0 and p["qps"] > 0 for p in sweep)
-            assert [p["ef"] for p in sweep] == [10, 20, 40, 400][:len(sweep)]
-            assert case[name]["at_target"] is not None  # 1500 points: 0.95 is reachable
-        if len(compared) == 1:
-            assert case["faiss_hnsw"] is None
-        want = {"neighborindex_vs_exact_numpy"} | ({"neighborindex_vs_faiss"} if len(compared) == 2 else set())
-        assert set(case["ratios"]) == want
+            assert [p["ef"] for p in sweep] == [10, 20, 40, 1500][:len(sweep)]
+            assert v["at_target"] is not None  # 1500 points: 0.95 is reachable
+        assert case["best"]["neighborindex"] in names
+        ratios = case["ratios"]
+        assert set(ratios["equal_params_vs_faiss"]) == {"M8 efC40", "M12 efC40"}
+        assert ratios["best_vs_exact_numpy"] == pytest.approx(case["best"]["neighborindex_qps"]
+                                                              / case["exact_numpy"]["qps"])
+        assert ("best_vs_best_faiss" in ratios) == have_faiss
+        assert set(case["targets_met"]) == {"recall", "20x_exact", "20x_exact_numpy", "no_worse_than_faiss"}
     text = bench_index.summary_table(result)
-    assert "random 1500x8" in text and "encoded 1500x8" in text
+    assert "random 1500x16" in text and "encoded 1500x16" in text and "neighborindex_reduced r8 M8 efC40" in text
     json.dumps(result)  # JSON-ready
+
+
+def test_parse_config_and_choose_reduce_dim():
+    assert bench_index.parse_config("16:100") == (16, 100)
+    with pytest.raises(ValueError, match="a config is M:efConstruction, e.g. 16:100, got '16'"):
+        bench_index.parse_config("16")
+    with pytest.raises(ValueError, match="M >= 2 and efConstruction >= 1, got '1:100'"):
+        bench_index.parse_config("1:100")
+    rng = np.random.default_rng(0)
+    low = rng.standard_normal((3000, 5)) @ rng.standard_normal((5, 64))  # rank 5 -> one block of 8
+    assert bench_index.choose_reduce_dim(low) == 8
+    assert bench_index.choose_reduce_dim(rng.standard_normal((3000, 64))) is None
+    with pytest.raises(ValueError, match="configs is empty"):
+        bench_index.run_case(100, 4, "random", configs=())
 
 
 def test_run_reports_each_case_as_it_finishes():
@@ -76,7 +104,9 @@ def test_without_faiss_the_case_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
     messages = []
     case = bench_index.run_case(800, 4, "random", n_queries=20, efs=(16, 800), threads=1, log=messages.append)
-    assert case["faiss_hnsw"] is None and case["targets_met"]["no_worse_than_faiss"] is None
+    assert case["exact_faiss"] is None and case["targets_met"]["no_worse_than_faiss"] is None
+    assert set(case["variants"]) == {"neighborindex M16 efC100"}
+    assert case["best"]["faiss_hnsw"] is None and case["best"]["fastest_exact"] == "numpy"
     assert any("faiss not installed" in m for m in messages)
 
 
@@ -84,12 +114,20 @@ def test_main_writes_json_and_table(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # main() would set it for the session
     out = tmp_path / "res" / "index.json"
     assert bench_index.main(["--n", "600", "--dims", "6", "--kinds", "encoded", "--queries", "15",
-                             "--efs", "12", "600", "--threads", "1", "--out", str(out)]) == 0
+                             "--efs", "12", "600", "--threads", "1", "--configs", "8:40", "--no-reduce", "--quick",
+                             "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["cases"][0]["n"] == 600 and data["cases"][0]["kind"] == "encoded"
+    assert data["cases"][0]["configs"] == [[8, 40]] and data["cases"][0]["reduce_dim"] is None
     assert sorted(p.name for p in out.parent.iterdir()) == ["index.json"]
     printed = capsys.readouterr().out
     assert "encoded 600x6" in printed and f"wrote {out}" in printed
+
+
+def test_main_refuses_a_bad_config(capsys):
+    with pytest.raises(SystemExit):
+        bench_index.main(["--configs", "16-100"])
+    assert "a config is M:efConstruction" in capsys.readouterr().err
 
 
 def test_benchmark_errors():

@@ -320,7 +320,7 @@ def with_header(raw: bytes, change) -> bytes:
     (lambda r: b"\x89PNG\r\n\x1a\n" + bytes(r[8:]), "not a latentatlas NeighborIndex file"),
     (lambda r: r + b"extra", "5 unexpected trailing bytes"),
     (lambda r: r[:-1] + bytes([r[-1] ^ 0xFF]), "checksum mismatch"),
-    (lambda r: r[:8] + struct.pack("<I", 2) + r[12:], "version 2 is not supported"),
+    (lambda r: r[:8] + struct.pack("<I", 3) + r[12:], "version 3 is not supported"),
     (lambda r: r[:16] + b"{" * (header_of(r)[1] - 16) + r[header_of(r)[1]:], "corrupt header"),
     (lambda r: with_header(r, lambda h: h.pop("dim")), "corrupt header"),
     (lambda r: with_header(r, lambda h: h.update(space="hamming")), "corrupt header"),
@@ -335,7 +335,7 @@ def test_corrupt_truncated_and_foreign_files(saved, mutate, match):
         NeighborIndex.load(path)
 
 
-def forged(raw: bytes, change) -> bytes:
+def forged(raw: bytes, change, version: int = 1) -> bytes:
     """A file whose header is changed and whose checksum is recomputed to match (the format
     written out independently: SHA-256 over the sorted-key JSON of the other fields, then
     the payload)."""
@@ -344,7 +344,7 @@ def forged(raw: bytes, change) -> bytes:
     change(header)
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + raw[end:]).hexdigest()
     blob = json.dumps({**header, "sha256": digest}).encode()
-    return struct.pack("<8sII", b"LATLSIDX", 1, len(blob)) + blob + raw[end:]
+    return struct.pack("<8sII", b"LATLSIDX", version, len(blob)) + blob + raw[end:]
 
 
 def test_forged_checksum_still_refused_when_the_header_contradicts_the_data(saved):
@@ -369,4 +369,119 @@ def test_load_and_save_path_errors(tmp_path):
 
 
 def test_module_exports():
-    assert set(neighbors.__all__) == {"SPACES", "NeighborIndex", "exact_search", "recall_at_k"}
+    assert set(neighbors.__all__) == {"SPACES", "NeighborIndex", "exact_search", "gather_scores", "recall_at_k"}
+
+
+# ----------------------------------------------------------------------------- gathered scores
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 3, 7, 97, 129, 512])
+def test_gather_scores_matches_float64(dtype, d):
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((40, d)).astype(dtype)
+    q = rng.standard_normal((2 * 9, d)).astype(dtype)[::2]  # non-contiguous queries
+    rows = rng.integers(0, 40, (9, 6))
+    out = neighbors.gather_scores(q, x, rows)
+    ref = np.einsum("qd,qcd->qc", q.astype(np.float64), x.astype(np.float64)[rows])
+    assert out.dtype == dtype and out.shape == (9, 6)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * np.sqrt(d))
+    assert neighbors.gather_scores(q[:0], x, rows[:0]).shape == (0, 6)
+    assert neighbors.gather_scores(q, x, rows[:, :0]).shape == (9, 0)
+
+
+def test_gather_scores_errors():
+    q, x = data(3, 4), data(5, 4)
+    rows = np.zeros((3, 2), np.int64)
+    with pytest.raises(ValueError, match=r"outside \[0, len\(data\)\) \(query 1\)"):
+        neighbors.gather_scores(q, x, np.array([[0, 1], [4, 5], [0, 0]]))
+    with pytest.raises(ValueError, match="outside"):
+        neighbors.gather_scores(q, x, np.array([[0, 1], [-1, 2], [0, 0]]))
+    with pytest.raises(TypeError, match="data must have the dtype of q"):
+        neighbors.gather_scores(q, x.astype(np.float64), rows)
+    with pytest.raises(TypeError, match="rows must be integers"):
+        neighbors.gather_scores(q, x, rows.astype(np.float32))
+    with pytest.raises(ValueError, match="one row per query"):
+        neighbors.gather_scores(q, x, rows[:2])
+    with pytest.raises(ValueError, match="vector size of q"):
+        neighbors.gather_scores(q, data(5, 3), rows)
+    with pytest.raises(ValueError, match="must be 2-D"):
+        neighbors.gather_scores(q[0], x, rows)
+
+
+# ----------------------------------------------------------------------------- reduced-dimension graph
+
+
+def low_rank(n: int, d: int, rank: int, seed: int, noise: float = 0.02) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    basis = np.random.default_rng(99).standard_normal((rank, d))
+    z = rng.standard_normal((n, rank)) @ basis + 3.0  # an offset, so centring matters for l2
+    return (z + noise * rng.standard_normal((n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_reduced_index_recall_and_exact_distances(space):
+    x, q = low_rank(3000, 48, 6, seed=1), low_rank(60, 48, 6, seed=2)
+    index = NeighborIndex(48, space, reduce_dim=8, ef=64)
+    index.add(x[:2000])
+    index.add(x[2000:], ids=np.arange(5000, 6000))  # the projection is learned once, ids map back
+    labels = np.concatenate([np.arange(2000), np.arange(5000, 6000)])
+    ref = numpy_distances(x, q, space)
+    truth = labels[np.argsort(ref, axis=1, kind="stable")[:, :10]]
+    ids, dist = index.query(q, 10)
+    assert ids.dtype == np.int64 and dist.dtype == np.float32 and index.reduce_dim == 8
+    assert recall_at_k(ids, truth) >= 0.95
+    rows = np.searchsorted(labels, ids)
+    np.testing.assert_allclose(dist, np.take_along_axis(ref, rows, axis=1), rtol=2e-5, atol=2e-4)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    exact_ids, _ = index.query(q, 10, exact=True)
+    np.testing.assert_array_equal(exact_ids, truth)
+
+
+def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
+    x, q = low_rank(500, 16, 3, seed=3), low_rank(20, 16, 3, seed=4)
+    index = NeighborIndex(16, "l2", M=8, ef=50, reduce_dim=4)
+    index.add(x, ids=np.arange(100, 600))
+    path = tmp_path / "reduced.laidx"
+    index.save(path)
+    raw = path.read_bytes()
+    assert struct.unpack("<8sII", raw[:16])[1] == 2 and header_of(raw)[0]["reduce_dim"] == 4
+    loaded = NeighborIndex.load(path)
+    assert loaded.reduce_dim == 4 and len(loaded) == 500 and "reduce_dim=4" in repr(loaded)
+    np.testing.assert_array_equal(loaded._basis, index._basis)  # the projection travels in the file
+    for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.add(x[:2]).tolist() == [600, 601]
+    # the vectors section (the file's tail) is covered by the checksum
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        NeighborIndex.load(path)
+    path.write_bytes(raw[:-8])
+    with pytest.raises(ValueError, match="truncated"):
+        NeighborIndex.load(path)
+    for change, match in ((lambda h: h.update(reduce_dim=5), "payload of"),
+                          (lambda h: h.update(M=12), "does not match the index data"),
+                          (lambda h: h.update(reduce_dim=17), r"reduce_dim 17 > dim 16"),
+                          (lambda h: h.update(hnsw_bytes=10), "payload of"),
+                          (lambda h: h.pop("hnsw_bytes"), "reduce_dim / hnsw_bytes")):
+        path.write_bytes(forged(raw, change, version=2))
+        with pytest.raises(ValueError, match=match):
+            NeighborIndex.load(path)
+    path.write_bytes(forged(raw, lambda h: None, version=2))
+    assert len(NeighborIndex.load(path)) == 500
+
+
+def test_reduced_index_errors(tmp_path):
+    with pytest.raises(ValueError, match="reduce_dim must be at most dim = 4, got 5"):
+        NeighborIndex(4, reduce_dim=5)
+    with pytest.raises(ValueError, match="reduce_dim must be >= 1"):
+        NeighborIndex(4, reduce_dim=0)
+    with pytest.raises(TypeError, match="reduce_dim must be an int"):
+        NeighborIndex(4, reduce_dim=2.0)
+    index = NeighborIndex(4, reduce_dim=3)
+    with pytest.raises(ValueError, match="needs at least that many vectors, got 2"):
+        index.add(data(2, 4))
+    index.save(tmp_path / "empty.laidx")  # before the projection is learned
+    empty = NeighborIndex.load(tmp_path / "empty.laidx")
+    assert len(empty) == 0 and empty.add(data(5, 4)).tolist() == [0, 1, 2, 3, 4]

@@ -47,9 +47,21 @@ struct ScoreArgs {
   bool normalize;
 };
 
+// Gathered dot products: out[i, c] = q[i] . data[rows[i, c]] (the re-rank of an index's
+// candidates); a row outside [0, N) is reported as kBadRows and scores 0.
+template <typename T>
+struct GatherArgs {
+  const T* q; index_t q_row;                 // (Q, D)
+  const T* data; index_t data_row;           // (N, D)
+  const std::int64_t* rows; index_t rows_row;  // (Q, C), unit inner stride
+  T* out; index_t out_row;                   // (Q, C), unit inner stride
+  index_t Q, C, N, D;
+};
+
 template <typename T> void interp_cpu(const InterpArgs<T>& args, Status& status);
 template <typename T> void offset_cpu(const OffsetArgs<T>& args, Status& status);
 template <typename T> void score_cpu(const ScoreArgs<T>& args, Status& status);
+template <typename T> void gather_score_cpu(const GatherArgs<T>& args, Status& status);
 
 // Multithreaded fill, the memory-write baseline the benchmarks compare against.
 template <typename T> void fill_cpu(T* out, index_t n, T value);

@@ -103,6 +103,35 @@ LA_INLINE void score_rows(const ScoreArgs<T>& p, const double* vnorm, index_t lo
   for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm);
 }
 
+// Gathered dot products for rows [lo, hi) of a GatherArgs: each query against its own
+// candidate rows of the data, one block_dots call per pair (candidates are scattered, so
+// there is no second operand stride to block over).
+template <typename T, typename V, int W>
+LA_INLINE void gather_rows(const GatherArgs<T>& p, index_t lo, index_t hi, Status& st) {
+  for (index_t i = lo; i < hi; ++i) {
+    const T* q = p.q + i * p.q_row;
+    const std::int64_t* rows = p.rows + i * p.rows_row;
+    T* out = p.out + i * p.out_row;
+    for (index_t c = 0; c < p.C; ++c) {
+      // The rows are scattered, so the hardware cannot guess the next one: ask for it
+      // while this one is being summed.
+      if (c + 1 < p.C && rows[c + 1] >= 0 && rows[c + 1] < p.N) {
+        const char* next = reinterpret_cast<const char*>(p.data + rows[c + 1] * p.data_row);
+        for (index_t b = 0; b < p.D * index_t(sizeof(T)); b += 64) __builtin_prefetch(next + b);
+      }
+      const std::int64_t r = rows[c];
+      if (r < 0 || r >= p.N) {
+        st.report(kBadRows, i);
+        out[c] = T(0);
+        continue;
+      }
+      double d[1][1];
+      block_dots<T, V, W, 1, 1>(q, 0, p.data + r * p.data_row, 0, p.D, d);
+      out[c] = static_cast<T>(d[0][0]);
+    }
+  }
+}
+
 #define LA_V4 __attribute__((target("arch=x86-64-v4")))
 #define LA_V3 __attribute__((target("arch=x86-64-v3")))
 
@@ -123,12 +152,30 @@ LA_V4 void rows_f64_v4(const ScoreArgs<double>& p, const double* vn, index_t lo,
 LA_V3 void rows_f64_v3(const ScoreArgs<double>& p, const double* vn, index_t lo, index_t hi) {
   score_rows<double, f64x4, 4, 3, 3>(p, vn, lo, hi);
 }
+LA_V4 void gather_f32_v4(const GatherArgs<float>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<float, f32x8, 8>(p, lo, hi, st);
+}
+LA_V3 void gather_f32_v3(const GatherArgs<float>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<float, f32x8, 8>(p, lo, hi, st);
+}
+LA_V4 void gather_f64_v4(const GatherArgs<double>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<double, f64x4, 4>(p, lo, hi, st);
+}
+LA_V3 void gather_f64_v3(const GatherArgs<double>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<double, f64x4, 4>(p, lo, hi, st);
+}
 #endif
 void rows_f32_base(const ScoreArgs<float>& p, const double* vn, index_t lo, index_t hi) {
   score_rows<float, f32x4, 4, 3, 3>(p, vn, lo, hi);
 }
 void rows_f64_base(const ScoreArgs<double>& p, const double* vn, index_t lo, index_t hi) {
   score_rows<double, f64x2, 2, 3, 3>(p, vn, lo, hi);
+}
+void gather_f32_base(const GatherArgs<float>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<float, f32x4, 4>(p, lo, hi, st);
+}
+void gather_f64_base(const GatherArgs<double>& p, index_t lo, index_t hi, Status& st) {
+  gather_rows<double, f64x2, 2>(p, lo, hi, st);
 }
 
 template <typename Fn>
@@ -156,6 +203,26 @@ RowsF64 rows_fn(double*) {
   static const RowsF64 f = pick<RowsF64>(rows_f64_v4, rows_f64_v3, rows_f64_base);
 #else
   static const RowsF64 f = rows_f64_base;
+#endif
+  return f;
+}
+
+using GatherF32 = void (*)(const GatherArgs<float>&, index_t, index_t, Status&);
+using GatherF64 = void (*)(const GatherArgs<double>&, index_t, index_t, Status&);
+
+GatherF32 gather_fn(float*) {
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(LA_NO_CLONES)
+  static const GatherF32 f = pick<GatherF32>(gather_f32_v4, gather_f32_v3, gather_f32_base);
+#else
+  static const GatherF32 f = gather_f32_base;
+#endif
+  return f;
+}
+GatherF64 gather_fn(double*) {
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(LA_NO_CLONES)
+  static const GatherF64 f = pick<GatherF64>(gather_f64_v4, gather_f64_v3, gather_f64_base);
+#else
+  static const GatherF64 f = gather_f64_base;
 #endif
   return f;
 }
@@ -221,6 +288,17 @@ void score_cpu(const ScoreArgs<T>& p, Status& st) {
 
 template void score_cpu<float>(const ScoreArgs<float>&, Status&);
 template void score_cpu<double>(const ScoreArgs<double>&, Status&);
+
+template <typename T>
+void gather_score_cpu(const GatherArgs<T>& p, Status& st) {
+  if (p.Q == 0 || p.C == 0) return;
+  const auto rows = gather_fn(static_cast<T*>(nullptr));
+  const index_t min_rows = std::max<index_t>(1, (index_t{1} << 16) / std::max<index_t>(1, p.C * p.D));
+  parallel_for(p.Q, min_rows, [&](index_t lo, index_t hi) { rows(p, lo, hi, st); });
+}
+
+template void gather_score_cpu<float>(const GatherArgs<float>&, Status&);
+template void gather_score_cpu<double>(const GatherArgs<double>&, Status&);
 
 // Plain stores, like the kernels' own: the fair write-bandwidth ceiling for them.
 template <typename T>
