@@ -28,3 +28,26 @@ def test_bad_arguments_are_one_line_and_nonzero(capsys):
     assert "error" in err and "Traceback" not in err
     assert cli.main(["nosuchcommand"]) == 2
     assert cli.main([]) == 2
+
+
+def test_bench_runs_both_benchmarks_with_the_options_passed_on(monkeypatch, tmp_path):
+    from latentatlas import bench_index, bench_kernels
+
+    calls = []
+    monkeypatch.setattr(bench_kernels, "main", lambda argv: calls.append(("kernels", argv)) or 0)
+    monkeypatch.setattr(bench_index, "main", lambda argv: calls.append(("index", argv)) or 0)
+    out = str(tmp_path / "r.json")
+    assert cli.main(["bench", "--quick", "--threads", "2", "--json", out, "--no-compile"]) == 0
+    assert calls == [("kernels", ["--quick", "--threads", "2", "--json", out, "--no-compile"]),
+                     ("index", ["--quick", "--threads", "2", "--out", str(tmp_path / "r_index.json")])]
+    calls.clear()
+    assert cli.main(["bench", "--only", "index", "--json", out]) == 0
+    assert calls == [("index", ["--out", out])]
+    calls.clear()
+    monkeypatch.setattr(bench_kernels, "main", lambda argv: calls.append(("kernels", argv)) or 3)
+    assert cli.main(["bench"]) == 3 and [c[0] for c in calls] == ["kernels"]  # a failure stops the run
+
+
+def test_bench_bad_threads(capsys):
+    assert cli.main(["bench", "--threads", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err

@@ -26,7 +26,7 @@ def test_help_lists_every_subcommand(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("argv", [["info"], ["train"], ["demo"], ["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
+@pytest.mark.parametrize("argv", [["info"], ["train"], ["demo"], ["bench"], ["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
                                   ["sample", "grid"], ["sample", "strips"], ["sample", "jdiagram"],
                                   ["sample", "mine"], ["sample", "walk"]])
 def test_every_subcommand_has_help_with_an_example(capsys, argv):
