@@ -13,6 +13,26 @@ from typing import IO, Any, Callable, Iterator
 __all__ = ["atomic_write", "atomic_open"]
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import (setting it is process-wide, so not done per write from threads).
+_UMASK = _read_umask()
+
+
+def _final_mode(target: str) -> int:
+    """The mode a plain ``open(target, "w")`` would give: the existing file's mode when
+    replacing one, else 0o666 less the umask (mkstemp's 0o600 would hide outputs from
+    the web server or colleague that reads them)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 @contextlib.contextmanager
 def _temporary_beside(path: str | os.PathLike) -> Iterator[str]:
     target = os.fspath(path)
@@ -23,6 +43,7 @@ def _temporary_beside(path: str | os.PathLike) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
