@@ -124,6 +124,15 @@ def test_store_load_errors(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ValueError, match="not a readable latent store"):
         LatentStore.load(tmp_path / "junk.npz")
+    for name, data in [("text.npz", b"garbage\n"), ("bare.npz", None), ("empty.npz", b"")]:
+        if data is None:
+            np.save(tmp_path / "bare.npy", np.zeros(3))
+            os.replace(tmp_path / "bare.npy", tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match="not a readable latent store .*not a zip archive") as info:
+            LatentStore.load(tmp_path / name)
+        assert "pickle" not in str(info.value)  # no advice to unpickle an untrusted file
     np.savez(tmp_path / "other.npz", latents=np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"missing arrays \['format'"):
         LatentStore.load(tmp_path / "other.npz")

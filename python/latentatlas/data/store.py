@@ -201,8 +201,12 @@ def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) ->
     if not path.is_file():
         raise ValueError(f"{what} {str(path)!r} does not exist")
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # else np.load would try (and refuse) a pickle or a bare .npy
+                raise ValueError("not a zip archive")
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{str(path)!r} is not a readable {what} (.npz): {exc}") from None
     missing = [k for k in ("format", *required, "provenance") if k not in data]
