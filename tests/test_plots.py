@@ -69,7 +69,26 @@ def test_roc_and_histogram(tmp_path):
     assert "positive" in text and "threshold 0" in text
 
 
+def test_scatter_plot(tmp_path):
+    rng = np.random.default_rng(1)
+    pts = np.r_[rng.normal(-2, 0.3, (50, 2)), rng.normal(2, 0.3, (50, 2))]
+    cls = np.r_[np.zeros(50, int), np.full(50, 3)]
+    path = plots.scatter_plot(pts, cls, tmp_path / "z.svg", class_names=[f"digit {i}" for i in range(4)], title="2-D")
+    with open(path) as fh:
+        text = fh.read()
+    assert "digit 0" in text and "digit 3" in text and "digit 1" not in text  # only classes present
+    png = plots.scatter_plot(pts, cls, tmp_path / "z.png")
+    assert _colour_pixels(png, np.rint(0.7 * C0 + 0.3 * 255)) > 50  # class 0's dots, alpha 0.7 on white
+
+
 @pytest.mark.parametrize("call, exc, match", [
+    (lambda p: plots.scatter_plot(np.zeros((3, 3)), [0, 1, 2], p), ValueError, r"shape \(N, 2\)"),
+    (lambda p: plots.scatter_plot(np.zeros((0, 2)), np.zeros(0, int), p), ValueError, "points is empty"),
+    (lambda p: plots.scatter_plot([[0, np.inf]], [0], p), ValueError, "NaN or Inf"),
+    (lambda p: plots.scatter_plot([[0, 1]], [0, 1], p), ValueError, r"classes must have shape \(1,\)"),
+    (lambda p: plots.scatter_plot([[0, 1]], [-1], p), ValueError, "non-negative integers"),
+    (lambda p: plots.scatter_plot([[0, 1]], [0.5], p), ValueError, "non-negative integers"),
+    (lambda p: plots.scatter_plot([[0, 1]], [2], p, class_names=["a"]), ValueError, "class ids go up to 2"),
     (lambda p: plots.line_plot([0, 1], {"a": [1, 2]}, p + ".jpg"), ValueError, r"extension must be one of"),
     (lambda p: plots.line_plot([0, 1], {}, p), ValueError, "non-empty mapping"),
     (lambda p: plots.line_plot([0, 1], {"a": [1, 2, 3]}, p), ValueError, r"series\['a'\] has 3 values but x has 2"),

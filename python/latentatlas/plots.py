@@ -19,7 +19,7 @@ import numpy as np
 
 from ._files import atomic_open
 
-__all__ = ["line_plot", "small_multiples", "roc_plot", "histogram_plot"]
+__all__ = ["line_plot", "small_multiples", "roc_plot", "histogram_plot", "scatter_plot"]
 
 _FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -219,4 +219,42 @@ def histogram_plot(edges: Any, counts: Mapping[str, Any], path: str | os.PathLik
         ax.axvline(float(threshold), color="black", linestyle="--", linewidth=1, label=f"threshold {float(threshold):.3g}")
     _style(ax, title, xlabel, "count")
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def scatter_plot(points: Any, classes: Any, path: str | os.PathLike, *, class_names: Sequence[str] | None = None,
+                 title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
+                 size: tuple[float, float] = (5.0, 4.4)) -> str:
+    """2-D points coloured by integer class (a 2-D latent space coloured by digit, as in
+    the blog), one legend entry per class present; ``class_names`` (indexed by class id)
+    names them, else the ids are used. Returns the path."""
+    _format_of(path)
+    try:
+        pts = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"points must be numbers, got {type(points).__name__}") from exc
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"points must have shape (N, 2), got {pts.shape}")
+    if pts.shape[0] == 0:
+        raise ValueError("points is empty")
+    if not np.all(np.isfinite(pts)):
+        raise ValueError("points contains NaN or Inf")
+    cls = np.asarray(classes)
+    if cls.shape != (pts.shape[0],):
+        raise ValueError(f"classes must have shape ({pts.shape[0]},), got {cls.shape}")
+    if cls.dtype.kind not in "iu" or cls.min() < 0:
+        raise ValueError("classes must be non-negative integers")
+    ids = np.unique(cls)
+    if class_names is not None and len(class_names) <= int(ids.max()):
+        raise ValueError(f"class_names has {len(class_names)} names but class ids go up to {int(ids.max())}")
+    fig = _new_figure(*size)
+    ax = fig.add_subplot()
+    colours = [f"C{i}" for i in range(10)]
+    for k, c in enumerate(ids):
+        sel = cls == c
+        name = str(class_names[int(c)]) if class_names is not None else str(int(c))
+        ax.scatter(pts[sel, 0], pts[sel, 1], s=8, alpha=0.7, color=colours[k % 10],
+                   marker="o" if k < 10 else "^", label=name, linewidths=0)
+    _style(ax, title, xlabel, ylabel)
+    ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return _save(fig, path)
