@@ -24,10 +24,11 @@ EXPECTED_FILES = [
     "mine.png", "samples_vae.png", "samples_gan.png", "walk.gif", "traversals.png", "correlated_labels.png",
     "labelling_bias.png", "two_attributes.png", "atdot_roc_shapes.png", "atdot_hist_shapes.png",
     "atdot_roc_digits.png", "centroid_walks.png", "centroid_walk_probabilities.png", "move_7_along_6_to_0.png",
-    "move_7_probabilities.png", "results.json", "index.html",
+    "move_7_probabilities.png", "vae_2d_latent_space.png", "reconstructions_2d_vs_20d.png", "naive_bayes_samples.png",
+    "results.json", "index.html",
 ]
 SECTIONS = ["paths", "j_diagrams", "mine", "samples", "traversals", "correlated_labels", "labelling_bias",
-            "two_attributes", "atdot", "walks"]
+            "two_attributes", "atdot", "blog_models", "walks"]
 
 
 class _Page(HTMLParser):
@@ -95,8 +96,8 @@ def test_fast_demo_writes_every_file_and_section(report):
 @pytest.mark.slow
 def test_progress_is_one_line_per_step_with_elapsed_time(report):
     lines = report["log"].strip().splitlines()
-    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\ds\] \[\d+/12\] ", ln)]
-    assert len(steps) == 12 and lines[-1].startswith("[") and "done in" in lines[-1]
+    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\ds\] \[\d+/13\] ", ln)]
+    assert len(steps) == 13 and lines[-1].startswith("[") and "done in" in lines[-1]
 
 
 @pytest.mark.slow
@@ -169,6 +170,32 @@ def test_tables_are_consistent(report):
     assert walks["pairs"] == 45 and len(walks["alphas"]) == 5 and 0 <= walks["midpoint_other_digit"] <= 45
     assert res["mine"]["anchors"] == 9 and 0 <= res["mine"]["anchor_same_class"] <= 1
     assert -1 <= res["correlated_labels"]["label_correlation"] <= 1
+
+
+@pytest.mark.slow
+def test_blog_model_numbers_match_an_independent_recomputation(report):
+    """The 20-D VAE's test MSE and the Naive-Bayes classifier's accuracy, recomputed in float64
+    from the shipped model and the class means/variances of the train split."""
+    import latentatlas as la
+
+    res = report["results"]["blog_models"]
+    d = la.data.load_digits()
+    test, train = d.split == "test", d.split == "train"
+    x = d.images[test].astype(np.float64)
+    vae = la.models.load("digits-vae")
+    rec = np.asarray(vae.decode(vae.encode(d.images[test]))).astype(np.float64)
+    assert res["mse_20d"] == pytest.approx(np.mean((rec - x) ** 2), rel=1e-5)
+    # Gaussian Naive Bayes by hand: log prior + sum of per-pixel normal log densities
+    xt = d.images[train].reshape(train.sum(), -1).astype(np.float64)
+    yt = d.classes[train]
+    flat = x.reshape(len(x), -1)
+    scores, eps = [], 1e-2 * xt.var(0).max()  # variance smoothing relative to the largest pixel variance
+    for c in range(10):
+        mu, var = xt[yt == c].mean(0), xt[yt == c].var(0) + eps
+        scores.append(np.log(np.mean(yt == c)) - 0.5 * np.sum(np.log(2 * np.pi * var) + (flat - mu) ** 2 / var, axis=1))
+    acc = np.mean(np.argmax(scores, axis=0) == d.classes[test])
+    assert res["naive_bayes_test_accuracy"] == pytest.approx(acc, abs=1.5 / test.sum())
+    assert res["mse_2d"] > res["mse_20d"] and 0 <= res["naive_bayes_samples_recognised"] <= 1
 
 
 # ----------------------------------------------------------------------------- real browser

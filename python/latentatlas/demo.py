@@ -271,12 +271,16 @@ class _Sizes:
     strengths: int        # traversal / two-attribute grid strengths
     walk_alphas: int      # cells per centroid walk
     measure_n: int        # held-out latents over which factor changes are averaged
+    vae2d_epochs: int     # epochs of the blog's 2-D VAE, trained in the run
+    nb_samples: int       # Naive-Bayes samples drawn per digit
 
 
 _FULL = _Sizes(path_pairs=2000, path_steps=21, quality_pairs=500, strips=4, grid=7, mine=9, samples=8,
-               shapes_n=6000, atdot_n=3000, strengths=7, walk_alphas=9, measure_n=400)
+               shapes_n=6000, atdot_n=3000, strengths=7, walk_alphas=9, measure_n=400,
+               vae2d_epochs=100, nb_samples=6)
 _FAST = _Sizes(path_pairs=200, path_steps=11, quality_pairs=100, strips=2, grid=5, mine=5, samples=5,
-               shapes_n=1200, atdot_n=800, strengths=5, walk_alphas=5, measure_n=100)
+               shapes_n=1200, atdot_n=800, strengths=5, walk_alphas=5, measure_n=100,
+               vae2d_epochs=20, nb_samples=3)
 
 
 class _Progress:
@@ -797,13 +801,75 @@ def _section_walks(ctx: "_Context") -> Section:
                     Number("moved 7: p(7) at α = 0", f"{k}.move.p7_at_zero", 100.0, "%")])
 
 
+def _section_blog_models(ctx: "_Context") -> Section:
+    from . import models, plots, render, sampling
+
+    d, k = ctx.digits, "blog_models"
+    # The blog's VAE with two neurons at the bottleneck, trained here (seeded, a few seconds).
+    vae2 = models.VAE(d.image_shape, 2, hidden=(256, 128), seed=ctx.seed)
+    vae2.fit(d, epochs=ctx.sizes.vae2d_epochs, seed=ctx.seed, device=ctx.device, progress=False)
+    vae2.eval()
+    held = d.split != "train"
+    z2 = sampling.encode_batched(vae2, d.images[held])
+    figs = [ctx.w.plot("vae_2d_latent_space.png", lambda p: plots.scatter_plot(
+        z2, d.classes[held], p, class_names=[f"digit {i}" for i in range(10)], xlabel="z1", ylabel="z2",
+        title="held-out digits in a 2-D VAE latent space"),
+        "Encodings of the held-out digits in the latent space of a VAE with two latent units, coloured by digit",
+        f"a 2-D VAE trained for {ctx.sizes.vae2d_epochs} epochs in this run (posterior means)")]
+    test = d.split == "test"
+    x, y = d.images[test], d.classes[test]
+    rec = {name: sampling.decode_batched(m, sampling.encode_batched(m, x)) for name, m in (("2d", vae2), ("20d", ctx.vae))}
+    first = [int(np.flatnonzero(y == c)[0]) for c in range(10) if np.any(y == c)]
+    cells = np.concatenate([x[first], rec["20d"][first], rec["2d"][first]])
+    figs.append(ctx.w.sheet("reconstructions_2d_vs_20d.png", render.image_sheet(
+        cells, 3, len(first), row_labels=["input", "20-d VAE", "2-d VAE"], col_labels=[str(int(y[i])) for i in first]),
+        "The first test image of each digit and its reconstructions by the 20-D and the 2-D VAE",
+        "reconstructions: 20 latent units against 2"))
+    # The blog's simplest generative model: a Gaussian per class over the pixels.
+    nb = models.PixelNaiveBayes(d.image_shape, 10)
+    nb.fit(d)
+    n = ctx.sizes.nb_samples
+    per_class = np.stack([np.asarray(nb.sample_class(c, n, seed=ctx.seed + c)) for c in range(10)], axis=1)
+    figs.append(ctx.w.sheet("naive_bayes_samples.png", render.image_sheet(
+        per_class.reshape((-1,) + per_class.shape[2:]), n, 10, col_labels=[str(c) for c in range(10)]),
+        "Samples drawn pixel by pixel from the Naive-Bayes Gaussian of each digit",
+        "pixel Naive Bayes: one column per digit"))
+    nb_flat = per_class.reshape((-1,) + per_class.shape[2:])
+    nb_intended = np.tile(np.arange(10), n)
+    ctx.results[k] = {
+        "vae2d_epochs": ctx.sizes.vae2d_epochs,
+        "mse_2d": float(np.mean((rec["2d"] - x) ** 2)), "mse_20d": float(np.mean((rec["20d"] - x) ** 2)),
+        "accuracy_real": float(np.mean(ctx.predict(x) == y)),
+        "accuracy_recon_2d": float(np.mean(ctx.predict(rec["2d"]) == y)),
+        "accuracy_recon_20d": float(np.mean(ctx.predict(rec["20d"]) == y)),
+        "naive_bayes_test_accuracy": float(np.mean(nb.predict(x) == y)),
+        "naive_bayes_samples_recognised": float(np.mean(ctx.predict(nb_flat) == nb_intended)),
+        "naive_bayes_sample_confidence": ctx.confidence(nb_flat),
+    }
+    return Section(k, "The blog's models: a 2-D latent space and pixel Naive Bayes",
+                   "A VAE with two latent units lays the digits out in a plane you can look at but reconstructs "
+                   "them worse than the 20-unit VAE, and a per-class Gaussian over the pixels (Naive Bayes) samples "
+                   "blurry, noisy digits because it models every pixel independently.", figs,
+                   [Number("2-D VAE epochs (trained in this run)", f"{k}.vae2d_epochs"),
+                    Number("test reconstruction MSE, 2-D VAE", f"{k}.mse_2d"),
+                    Number("test reconstruction MSE, 20-D VAE", f"{k}.mse_20d"),
+                    Number("classifier accuracy on real test digits", f"{k}.accuracy_real", 100.0, "%"),
+                    Number("… on 2-D VAE reconstructions", f"{k}.accuracy_recon_2d", 100.0, "%"),
+                    Number("… on 20-D VAE reconstructions", f"{k}.accuracy_recon_20d", 100.0, "%"),
+                    Number("Naive Bayes as a classifier: test accuracy", f"{k}.naive_bayes_test_accuracy", 100.0, "%"),
+                    Number("Naive-Bayes samples classified as their digit", f"{k}.naive_bayes_samples_recognised",
+                           100.0, "%"),
+                    Number("Naive-Bayes samples: mean classifier confidence", f"{k}.naive_bayes_sample_confidence",
+                           100.0, "%")])
+
+
 class _Context:
     """What the sections share: models, data, latents, the classifier, sizes, the writer."""
 
     def __init__(self, writer: _Writer, sizes: _Sizes, seed: int, device: str) -> None:
         from . import data, experiments, models, sampling
 
-        self.w, self.sizes, self.seed = writer, sizes, seed
+        self.w, self.sizes, self.seed, self.device = writer, sizes, seed, device
         self.results: dict[str, Any] = {}
         self.vae = models.load("digits-vae", device=device)
         self.gan = models.load("digits-gan", device=device)
@@ -835,6 +901,7 @@ _STEPS = [("slerp vs lerp: norms along the path and strips", _section_paths),
           ("labelling bias: labelled vs synthetic blur", _section_labelling),
           ("decoupled two-attribute grid", _section_two_attributes),
           ("AtDot tables, ROC and histogram", _section_atdot),
+          ("the blog's models: a 2-D VAE and pixel Naive Bayes", _section_blog_models),
           ("centroid walks on all 45 digit pairs", _section_walks)]
 
 
