@@ -148,6 +148,7 @@ th,td{border-bottom:1px solid #e4e4e0;padding:3px 10px;text-align:right}
 th:first-child,td:first-child{text-align:left}thead th{background:#f0f0ec}
 table.nums td{font-variant-numeric:tabular-nums;font-weight:600}table.nums{max-width:760px}table.nums th{white-space:nowrap}
 caption{text-align:left;font-weight:600;padding:2px 0 4px}
+table.nums td.text{font-weight:400;text-align:left;min-width:14em}
 footer{padding:0 32px 30px;color:#777;font-size:12px}
 """
 
@@ -164,7 +165,8 @@ def _cell(results: dict[str, Any], key: str | None, scale: float, unit: str) -> 
     if key is None:
         return "<td>–</td>"
     value = lookup(results, key)
-    return (f'<td data-key="{html.escape(key)}" data-scale="{scale!r}">'
+    text = ' class="text"' if isinstance(value, str) else ""  # a list of names: wrap it as prose
+    return (f'<td data-key="{html.escape(key)}" data-scale="{scale!r}"{text}>'
             f"{html.escape(format_value(value, scale, unit))}</td>")
 
 
