@@ -472,6 +472,28 @@ def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
     assert len(NeighborIndex.load(path)) == 500
 
 
+def test_reduced_index_many_small_adds(tmp_path):
+    """Adds in many uneven batches (spare buffer rows in between) answer, save and load like
+    one add: exact distances against float64, saved rows exactly the rows added."""
+    x, q = low_rank(700, 24, 4, seed=5), low_rank(15, 24, 4, seed=6)
+    index = NeighborIndex(24, "cosine", reduce_dim=6, ef=200)
+    edges = [0, 10, 11, 40, 41, 120, 300, 301, 700]
+    for a, b in zip(edges[:-1], edges[1:]):
+        index.add(x[a:b])
+    assert len(index) == 700
+    ref = numpy_distances(x, q, "cosine")
+    ids, dist = index.query(q, 5)
+    np.testing.assert_allclose(dist, np.take_along_axis(ref, ids, axis=1), rtol=2e-5, atol=2e-5)
+    np.testing.assert_array_equal(index.query(q, 5, exact=True)[0], np.argsort(ref, axis=1, kind="stable")[:, :5])
+    index.save(tmp_path / "small.laidx")
+    loaded = NeighborIndex.load(tmp_path / "small.laidx")
+    np.testing.assert_array_equal(loaded._row_ids, np.arange(700))
+    unit = x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded._vectors, unit, rtol=1e-6, atol=1e-7)
+    for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_reduced_index_errors(tmp_path):
     with pytest.raises(ValueError, match="reduce_dim must be at most dim = 4, got 5"):
         NeighborIndex(4, reduce_dim=5)

@@ -150,6 +150,16 @@ def gather_scores(q: np.ndarray, data: np.ndarray, rows: np.ndarray) -> np.ndarr
     return out
 
 
+def _reserve(buffer: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """``buffer`` with room for ``needed`` rows, its first ``used`` rows kept: itself when
+    large enough, else a copy into at least twice the capacity."""
+    if len(buffer) >= needed:
+        return buffer
+    grown = np.empty((max(needed, 2 * len(buffer)),) + buffer.shape[1:], dtype=buffer.dtype)
+    grown[:used] = buffer[:used]
+    return grown
+
+
 def _top_k(dist: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest distances of each row with their labels, nearest first (ties by
     label among the k kept)."""
@@ -435,9 +445,15 @@ class NeighborIndex:
             self._learn_projection(full)
         rows = np.arange(count, count + len(full), dtype=np.uint64)
         self._index.add_items(self._project(full), rows, num_threads=self._num_threads)
-        self._row_ids = np.concatenate([self._row_ids[:count], labels])
-        self._vectors = np.concatenate([self._vectors[:count], full])
-        self._vector_sq = np.concatenate([self._vector_sq[:count], _sq_norms(full)])
+        end = count + len(full)
+        # Buffers grow geometrically (rows past len(self) are spare), so adding in many small
+        # batches costs amortised O(rows), not a full copy per batch.
+        self._row_ids = _reserve(self._row_ids, count, end)
+        self._vectors = _reserve(self._vectors, count, end)
+        self._vector_sq = _reserve(self._vector_sq, count, end)
+        self._row_ids[count:end] = labels
+        self._vectors[count:end] = full
+        self._vector_sq[count:end] = _sq_norms(full)
 
     def _learn_projection(self, full: np.ndarray) -> None:
         """The top-``reduce_dim`` eigenvectors of the (centred for l2) second-moment matrix
