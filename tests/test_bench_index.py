@@ -108,6 +108,8 @@ def test_without_faiss_the_case_says_so(monkeypatch):
     assert set(case["variants"]) == {"neighborindex M16 efC100"}
     assert case["best"]["faiss_hnsw"] is None and case["best"]["fastest_exact"] == "numpy"
     assert any("faiss not installed" in m for m in messages)
+    table = bench_index.summary_table({"machine": {}, "cases": [case]})
+    assert "faiss: not installed, no comparison" in table and "nan" not in table and "faiss flat" not in table
 
 
 def test_main_writes_json_and_table(tmp_path, capsys, monkeypatch):

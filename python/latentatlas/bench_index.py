@@ -402,8 +402,9 @@ def summary_table(result: dict[str, Any]) -> str:
     for c in result["cases"]:
         exact = c["exact_numpy"]["qps"]
         flat = (c["exact_faiss"] or {}).get("qps", nan)
+        flat_text = f", faiss flat {flat:,.0f}" if c["exact_faiss"] else ""
         lines.append(f"{c['kind']} {c['n']}x{c['dim']}  (recall@{c['k']} target {c['target_recall']}; "
-                     f"exact q/s: numpy {exact:,.0f}, faiss flat {flat:,.0f})")
+                     f"exact q/s: numpy {exact:,.0f}{flat_text})")
         lines.append(f"  {'variant':<40}{'build s':>9}{'ef@R':>7}{'q/s@R':>10}{'vs numpy':>10}{'vs fastest':>11}")
         fastest = max(exact, flat if flat == flat else 0.0)
         for name, v in c["variants"].items():
@@ -413,8 +414,11 @@ def summary_table(result: dict[str, Any]) -> str:
                          f"{qps / exact:>10.1f}{qps / fastest:>11.1f}")
         r = c["ratios"]
         equal = ", ".join(f"{key} {val:.2f}" if val else f"{key} -" for key, val in r["equal_params_vs_faiss"].items())
-        lines.append(f"  best ours / best faiss: {r.get('best_vs_best_faiss', nan):.2f} "
-                     f"({c['best']['neighborindex']} vs {c['best']['faiss_hnsw']}); equal params ours/faiss: {equal}")
+        if not any(v["library"] == "faiss_hnsw" for v in c["variants"].values()):
+            lines.append("  faiss: not installed, no comparison (pip install faiss-cpu)")
+        else:
+            lines.append(f"  best ours / best faiss: {r.get('best_vs_best_faiss') or nan:.2f} "
+                         f"({c['best']['neighborindex']} vs {c['best']['faiss_hnsw']}); equal params ours/faiss: {equal}")
         lines.append(f"  targets met: {c['targets_met']}")
     return "\n".join(lines)
 
