@@ -77,24 +77,17 @@ def _register_bench(sub: Any) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     import os
 
+    shared = (["--quick"] if args.quick else []) + ([] if args.threads is None else ["--threads", str(args.threads)])
     status = 0
     if args.only in (None, "kernels"):
         from . import bench_kernels
 
-        argv = ["--quick"] if args.quick else []
-        if args.threads is not None:
-            argv += ["--threads", str(args.threads)]
-        if args.json_path is not None:
-            argv += ["--json", args.json_path]
-        if args.no_compile:
-            argv.append("--no-compile")
-        status = bench_kernels.main(argv)
+        argv = shared + ([] if args.json_path is None else ["--json", args.json_path])
+        status = bench_kernels.main(argv + (["--no-compile"] if args.no_compile else []))
     if args.only in (None, "index") and status == 0:
         from . import bench_index
 
-        argv = ["--quick"] if args.quick else []
-        if args.threads is not None:
-            argv += ["--threads", str(args.threads)]
+        argv = list(shared)
         if args.json_path is not None:
             root, _ = os.path.splitext(args.json_path)
             argv += ["--out", (root + "_index.json") if args.only is None else args.json_path]
