@@ -4,12 +4,13 @@ writes, and its error paths (timings are never asserted)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
 import pytest
 
-from latentatlas import bench_index
+from latentatlas.bench import index as bench_index
 
 
 def test_qps_at_recall_interpolates_log_qps_hand_computed():
@@ -141,3 +142,14 @@ def test_benchmark_errors():
         bench_index.run_case(10, 4, "uniform")
     with pytest.raises(ValueError, match="d must be >= 1"):
         bench_index.encoded_like(10, 0, np.random.default_rng(0))
+
+
+def test_main_default_output_is_relative_to_the_current_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.chdir(tmp_path)
+    assert bench_index.main(["--n", "200", "--dims", "4", "--kinds", "random", "--queries", "5", "--efs", "200",
+                             "--threads", "1", "--no-reduce"]) == 0
+    written = tmp_path / "latentatlas-bench" / "index.json"
+    assert json.loads(written.read_text())["cases"][0]["n"] == 200
+    assert os.listdir(written.parent) == ["index.json"]
+    assert "wrote latentatlas-bench/index.json" in capsys.readouterr().out.replace(os.sep, "/")

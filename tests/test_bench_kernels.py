@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import latentatlas as la
-from latentatlas import bench_kernels as bk
+from latentatlas.bench import kernels as bk
 
 TINY = {
     "slerp": [{"B": 8, "T": 4, "D": 16}, {"B": 3, "T": 2, "D": 7, "dtype": "float64"}],
@@ -170,7 +170,7 @@ def test_default_json_path_is_relative(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     sizes = {"slerp": [], "lerp": [], "offset": [], "score": [{"N": 4, "K": 1, "D": 3}]}
     assert bk.main(["--quick", "--no-compile", "--sizes", json.dumps(sizes)]) == 0
-    written = tmp_path / "bench" / "results" / "kernels.json"
+    written = tmp_path / "latentatlas-bench" / "kernels.json"
     assert written.is_file()
     assert str(written) in capsys.readouterr().out
     assert os.listdir(written.parent) == ["kernels.json"]

@@ -31,7 +31,8 @@ def test_bad_arguments_are_one_line_and_nonzero(capsys):
 
 
 def test_bench_runs_both_benchmarks_with_the_options_passed_on(monkeypatch, tmp_path):
-    from latentatlas import bench_index, bench_kernels
+    from latentatlas.bench import index as bench_index
+    from latentatlas.bench import kernels as bench_kernels
 
     calls = []
     monkeypatch.setattr(bench_kernels, "main", lambda argv: calls.append(("kernels", argv)) or 0)

@@ -26,7 +26,7 @@ _OPS = (
     "get_num_threads",
 )
 _SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot", "grids", "sampling",
-               "neighbors", "render", "sheets", "experiments", "plots")
+               "neighbors", "render", "sheets", "experiments", "plots", "bench")
 _FROM = {name: "ops" for name in _OPS}
 _FROM.update({"encode_dataset": "data", "LatentStore": "data", "AtDot": "atdot", "NeighborIndex": "neighbors"})
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from . import demo as _demo
 from .commands import _common
 from .commands import atvec as _atvec_command
+from .commands import bench as _bench_command
 from .commands import classify as _classify_command
 from .commands import edit as _edit_command
 from .commands import encode as _encode_command
@@ -53,48 +54,6 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_bench(sub: Any) -> None:
-    p = _common.add_parser(
-        sub, "bench", help="benchmark the kernels (vs numpy, torch eager, torch.compile) and the neighbour index "
-                           "(vs exact search and faiss)",
-        description="Run the kernel benchmark (slerp/lerp/offset/score against numpy, torch eager and "
-                    "torch.compile, with the memory-fill bandwidth of this machine) and the NeighborIndex "
-                    "benchmark (queries/s at recall@10 >= 0.95 against exact search and faiss's HNSW when "
-                    "faiss-cpu is installed). Both print ratios measured in the same run and write JSON.",
-        examples=["latentatlas bench --quick", "latentatlas bench --only kernels --threads 2 --json kernels.json",
-                  "latentatlas bench --only index --quick"])
-    p.add_argument("--only", choices=("kernels", "index"), default=None, help="run one of the two benchmarks")
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes and few repeats (about half a minute for each benchmark)")
-    p.add_argument("--threads", type=_common.positive_int, default=None,
-                   help="CPU threads (default: all)")
-    p.add_argument("--json", dest="json_path", default=None,
-                   help="where to write the kernel results (the index results go beside it as *_index.json)")
-    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
-    p.set_defaults(handler=_run_bench)
-
-
-def _run_bench(args: argparse.Namespace) -> int:
-    import os
-
-    shared = (["--quick"] if args.quick else []) + ([] if args.threads is None else ["--threads", str(args.threads)])
-    status = 0
-    if args.only in (None, "kernels"):
-        from . import bench_kernels
-
-        argv = shared + ([] if args.json_path is None else ["--json", args.json_path])
-        status = bench_kernels.main(argv + (["--no-compile"] if args.no_compile else []))
-    if args.only in (None, "index") and status == 0:
-        from . import bench_index
-
-        argv = list(shared)
-        if args.json_path is not None:
-            root, _ = os.path.splitext(args.json_path)
-            argv += ["--out", (root + "_index.json") if args.only is None else args.json_path]
-        status = bench_index.main(argv)
-    return status
-
-
 #: Functions that each add one subcommand; extend this list to add commands.
 REGISTRARS: list[Callable[[Any], None]] = [
     _register_info,
@@ -105,7 +64,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _classify_command.register,
     _edit_command.register,
     _demo.register,
-    _register_bench,
+    _bench_command.register,
 ]
 
 

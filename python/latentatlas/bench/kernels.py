@@ -1,7 +1,7 @@
 """Benchmark of the core kernels against numpy, torch eager and ``torch.compile``.
 
-Run it with ``python -m latentatlas.bench_kernels`` (or ``bench/bench_kernels.py`` in a
-checkout, or ``latentatlas bench``). It prints the machine, the build and the thread
+Run it with ``python -m latentatlas.bench.kernels`` (or ``latentatlas bench --only kernels``,
+or ``bench/bench_kernels.py`` in a checkout). It prints the machine, the build and the thread
 counts first, then, for every op and size, the median time of latentatlas and of the
 obvious numpy, torch-eager and ``torch.compile`` expressions of the same op, the ratios
 (baseline time / latentatlas time) and the fraction of the memory-fill bandwidth that
@@ -32,27 +32,25 @@ recorded in the JSON; they are never asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as _dt
 import gc
 import json
-import math
 import os
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from ._files import atomic_open
-from .commands._common import positive_int as _positive_int
+from ._common import (Repeats, cpu_timer, cuda_event_timer, default_output, error_text, fmt_time, json_safe,
+                      load_average, machine, measure_interleaved, module_versions, positive_int, prefer_passive_omp,
+                      summarise_times, thread_counts, utc_iso, write_json)
 
-__all__ = ["run", "main", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES"]
+__all__ = ["run", "main", "build_parser", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES", "NUMPY_BASELINES",
+           "TORCH_BASELINES"]
 
-DEFAULT_JSON = os.path.join("bench", "results", "kernels.json")
+DEFAULT_JSON = default_output("kernels.json")
 
 _OPS = ("slerp", "lerp", "offset", "score")
 _PARAMS = {"slerp": ("B", "T", "D"), "lerp": ("B", "T", "D"), "offset": ("N", "A", "K", "D"), "score": ("N", "K", "D")}
@@ -101,16 +99,8 @@ QUICK_SIZES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Settings:
-    warmup: int
-    min_repeats: int
-    max_repeats: int
-    budget_s: float  # per candidate and case, beyond min_repeats
-
-
-_FULL = _Settings(warmup=1, min_repeats=5, max_repeats=25, budget_s=1.5)
-_QUICK = _Settings(warmup=1, min_repeats=3, max_repeats=7, budget_s=0.15)
+_FULL = Repeats(warmup=1, min_repeats=5, max_repeats=25, budget_s=1.5)
+_QUICK = Repeats(warmup=1, min_repeats=3, max_repeats=7, budget_s=0.15)
 
 _LA = "latentatlas"
 _BASELINES = ("numpy", "torch", "torch_compile")
@@ -168,8 +158,9 @@ def _torch_score(z: Any, vectors: Any) -> Any:
     return z @ vectors.T
 
 
-_NUMPY_FN = {"slerp": _numpy_slerp, "lerp": _numpy_lerp, "offset": _numpy_offset, "score": _numpy_score}
-_TORCH_FN = {"slerp": _torch_slerp, "lerp": _torch_lerp, "offset": _torch_offset, "score": _torch_score}
+#: The numpy and torch expressions of each op that latentatlas is compared with.
+NUMPY_BASELINES = {"slerp": _numpy_slerp, "lerp": _numpy_lerp, "offset": _numpy_offset, "score": _numpy_score}
+TORCH_BASELINES = {"slerp": _torch_slerp, "lerp": _torch_lerp, "offset": _torch_offset, "score": _torch_score}
 
 
 # ----------------------------------------------------------------------------- cases
@@ -265,49 +256,6 @@ def _validate_sizes(sizes: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 # ----------------------------------------------------------------------------- timing
 
 
-def _cpu_timer(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def _measure(cands: dict[str, Callable[[], Any]], timer: Callable[[Callable[[], Any]], float],
-             cfg: _Settings) -> dict[str, list[float]]:
-    """Times the candidates in interleaved rounds until each has its repeats or budget.
-
-    Interleaving means that load from other processes falls on all candidates alike,
-    rather than on whichever happened to be running when it came.
-    """
-    names = list(cands)
-    samples: dict[str, list[float]] = {k: [] for k in names}
-    spent = dict.fromkeys(names, 0.0)
-    rnd = 0
-    while True:
-        active = [k for k in names
-                  if len(samples[k]) < cfg.min_repeats
-                  or (len(samples[k]) < cfg.max_repeats and spent[k] < cfg.budget_s)]
-        if not active:
-            return samples
-        shift = rnd % len(active)
-        for k in active[shift:] + active[:shift]:
-            dt = timer(cands[k])
-            samples[k].append(dt)
-            spent[k] += dt
-        rnd += 1
-
-
-def _stats(samples: Sequence[float], nbytes: int) -> dict[str, Any]:
-    med = statistics.median(samples)
-    return {
-        "median_s": med,
-        "min_s": min(samples),
-        "max_s": max(samples),
-        "repeats": len(samples),
-        "gbps": nbytes / med / 1e9 if med > 0 else None,
-        "samples_s": [float(s) for s in samples],
-    }
-
-
 def _rel_diff(x: Any, ref: np.ndarray) -> float:
     if not isinstance(x, np.ndarray):
         x = x.detach().cpu().numpy()
@@ -315,14 +263,6 @@ def _rel_diff(x: Any, ref: np.ndarray) -> float:
     r = ref.astype(np.float64)
     scale = max(1.0, float(np.max(np.abs(r)))) if r.size else 1.0
     return float(np.max(np.abs(x - r)) / scale) if r.size else 0.0
-
-
-def _error_text(exc: BaseException, limit: int = 2400) -> str:
-    """The error as text; long ones keep their head (what failed) and tail (the compiler's why)."""
-    text = f"{type(exc).__name__}: {exc}".strip()
-    if len(text) <= limit:
-        return text
-    return text[: limit // 4] + "\n ... \n" + text[-(3 * limit) // 4:]
 
 
 def _compile(torch: Any, fn: Callable[..., Any], args: tuple[Any, ...], warmup: int,
@@ -350,7 +290,7 @@ def _compile(torch: Any, fn: Callable[..., Any], args: tuple[Any, ...], warmup: 
                 info["first_attempt_error"] = errors[0]
             return compiled, info
         except Exception as exc:  # recorded, never fatal: the benchmark goes on without it
-            errors.append(_error_text(exc))
+            errors.append(error_text(exc))
     return None, {"error": errors[-1], "attempts": len(errors)}
 
 
@@ -389,7 +329,7 @@ def _verdict(passed: bool | None) -> str:
 # ----------------------------------------------------------------------------- CPU cases
 
 
-def _run_cpu_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) -> dict[str, Any]:
+def _run_cpu_case(case: _Case, cfg: Repeats, use_compile: bool, torch: Any) -> dict[str, Any]:
     import latentatlas as la
     from latentatlas import _core
 
@@ -413,7 +353,7 @@ def _run_cpu_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) ->
         def la_call() -> Any:
             return la.score(z, v, out=out)
 
-    np_fn, t_fn = _NUMPY_FN[op], _TORCH_FN[op]
+    np_fn, t_fn = NUMPY_BASELINES[op], TORCH_BASELINES[op]
     inputs = case.inputs
     cands: dict[str, Callable[[], Any]] = {
         _LA: la_call,
@@ -452,13 +392,13 @@ def _run_cpu_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) ->
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        samples = _measure(cands, _cpu_timer, cfg)
+        samples = measure_interleaved(cands, cpu_timer, cfg)
     finally:
         if gc_was_enabled:
             gc.enable()
 
     fill_bytes = case.fill_elems * np.dtype(dtype).itemsize
-    fills = {name: _stats(samples[f"fill:{name}"], fill_bytes) for name in _FILLS}
+    fills = {name: summarise_times(samples[f"fill:{name}"], fill_bytes) for name in _FILLS}
     return _summarise(case, samples, timings, diffs, fills, fill_bytes)
 
 
@@ -468,7 +408,7 @@ def _summarise(case: _Case, samples: dict[str, list[float]], timings: dict[str, 
     fill_gbps = fills[best]["gbps"]
     for name in (_LA,) + _BASELINES:
         if name in samples:
-            timings[name] = {**timings.get(name, {}), **_stats(samples[name], case.bytes_basis)}
+            timings[name] = {**timings.get(name, {}), **summarise_times(samples[name], case.bytes_basis)}
             if name in diffs:
                 timings[name]["max_rel_diff"] = diffs[name]
     la_med = timings[_LA]["median_s"]
@@ -514,7 +454,7 @@ def _cuda_skip_reason(torch: Any) -> str | None:
     return None
 
 
-def _run_cuda_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) -> dict[str, Any]:
+def _run_cuda_case(case: _Case, cfg: Repeats, use_compile: bool, torch: Any) -> dict[str, Any]:
     import latentatlas as la
 
     dev = torch.device("cuda")
@@ -534,7 +474,7 @@ def _run_cuda_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) -
         def la_call() -> Any:
             return la.score(*tin)
 
-    t_fn = _TORCH_FN[op]
+    t_fn = TORCH_BASELINES[op]
     cands: dict[str, Callable[[], Any]] = {_LA: la_call, "torch": lambda: t_fn(*tin)}
     timings: dict[str, dict[str, Any]] = {"numpy": {"skipped": "not a device op"}}
     if use_compile:
@@ -556,18 +496,9 @@ def _run_cuda_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) -
     diffs = {name: _rel_diff(cands[name](), ref) for name in ("torch", "torch_compile") if name in cands}
     del ref
 
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-    def timer(fn: Callable[[], Any]) -> float:
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1e3
-
-    samples = _measure(cands, timer, cfg)
+    samples = measure_interleaved(cands, cuda_event_timer(torch), cfg)
     fill_bytes = case.fill_elems * fill_buf.element_size()
-    fills = {name: _stats(samples[f"fill:{name}"], fill_bytes) for name in ("torch", "zero")}
+    fills = {name: summarise_times(samples[f"fill:{name}"], fill_bytes) for name in ("torch", "zero")}
     result = _summarise(case, samples, timings, diffs, fills, fill_bytes)
     result["fraction_of_hbm_fill"] = result.pop("fraction_of_fill")
     result["fraction_of_hbm_fill_from_min_times"] = result.pop("fraction_of_fill_from_min_times")
@@ -578,120 +509,7 @@ def _run_cuda_case(case: _Case, cfg: _Settings, use_compile: bool, torch: Any) -
     return result
 
 
-# ----------------------------------------------------------------------------- context
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _mem_total_gb() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024 / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _machine() -> dict[str, Any]:
-    try:
-        affinity: int | None = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = None
-    try:
-        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        load = None
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_model": _cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": affinity,
-        "memory_gb": _mem_total_gb(),
-        "load_average_at_start": load,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
-
-
-@contextlib.contextmanager
-def _threads(threads: int | None, torch: Any) -> Iterator[dict[str, Any]]:
-    """Sets latentatlas', torch's and numpy's BLAS thread counts for the run, then restores them."""
-    import latentatlas as la
-
-    prev_la, prev_torch = la.get_num_threads(), torch.get_num_threads()
-    limiter = None
-    blas: Any = None
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None  # type: ignore[assignment]
-    try:
-        if threads is not None:
-            la.set_num_threads(threads)
-            torch.set_num_threads(threads)
-            if threadpoolctl is not None:
-                limiter = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-        if threadpoolctl is not None:
-            blas = [p.get("num_threads") for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
-            blas = blas[0] if len(blas) == 1 else (blas or None)
-        yield {
-            "requested": threads,
-            "latentatlas": la.get_num_threads(),
-            "torch": torch.get_num_threads(),
-            "numpy_blas": blas if blas is not None else "unknown (threadpoolctl not installed)",
-        }
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
-        la.set_num_threads(prev_la)
-        torch.set_num_threads(prev_torch)
-
-
-def _write_json(path: str, data: dict[str, Any]) -> str:
-    """Writes ``data`` to ``path`` atomically, creating its folder."""
-    path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_open(path, "w") as fh:
-        fh.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
-    return path
-
-
-def _finite(x: Any) -> Any:
-    """JSON-safe copy: non-finite floats become None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, np.generic):
-        return _finite(x.item())
-    return x
-
-
 # ----------------------------------------------------------------------------- printing
-
-
-def _fmt_time(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s >= 1.0:
-        return f"{s:8.3f} s "
-    if s >= 1e-3:
-        return f"{s * 1e3:8.2f} ms"
-    return f"{s * 1e6:8.1f} us"
 
 
 def _print_header(res: dict[str, Any], echo: Callable[[str], None]) -> None:
@@ -741,7 +559,7 @@ def _print_case(case: dict[str, Any], echo: Callable[[str], None], device: str =
         frac = f"{gbps / fill_gbps:7.0%}" if gbps and fill_gbps else "      -"
         ratio = f"{ratios[name]:8.2f}x" if name in ratios and ratios[name] is not None else "        -"
         extra = f"  (compile {t['compile_s']:.1f} s)" if "compile_s" in t else ""
-        echo(f"  {label:<16}{_fmt_time(t['median_s']):>12}{_fmt_time(t['min_s']):>12}{gbps:9.2f}{frac:>8}"
+        echo(f"  {label:<16}{fmt_time(t['median_s']):>12}{fmt_time(t['min_s']):>12}{gbps:9.2f}{frac:>8}"
              f"{ratio}  {t['repeats']:>4}{extra}")
     fills = ", ".join(f"{k} {v['gbps']:.2f}" for k, v in case["fill"]["by"].items())
     what = "HBM fill" if device == "cuda" else "fill"
@@ -823,18 +641,17 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
     started = time.time()
     rng = np.random.default_rng(0)
 
-    with _threads(threads, torch) as thread_info:
+    with thread_counts(threads, torch) as thread_info:
         res: dict[str, Any] = {
-            "benchmark": "latentatlas.bench_kernels",
+            "benchmark": "latentatlas.bench.kernels",
             "schema": 1,
-            "started_utc": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+            "started_utc": utc_iso(started),
             "quick": bool(quick),
             "compile": bool(torch_compile),
-            "machine": _machine(),
+            "machine": machine(),
             "build": la.backend_info(),
             "threads": thread_info,
-            "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                         "torch": torch.__version__, "latentatlas": la.__version__},
+            "versions": {"python": platform.python_version(), **module_versions("numpy", "torch", "latentatlas")},
             "settings": {"warmup": cfg.warmup, "min_repeats": cfg.min_repeats,
                          "max_repeats": cfg.max_repeats, "budget_s_per_candidate": cfg.budget_s},
             "cpu": {"cases": []},
@@ -865,24 +682,23 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
                     result = _run_cuda_case(case, cfg, torch_compile, torch)
                 except Exception as exc:  # a device problem is recorded, the CPU results stay
                     res["cuda"]["cases"].append({"op": op, "dtype": case.dtype, "params": case.params,
-                                                 "error": _error_text(exc)})
-                    say(f"  {op} {case.label} {case.dtype}: failed: {_error_text(exc).splitlines()[0][:120]}")
+                                                 "error": error_text(exc)})
+                    say(f"  {op} {case.label} {case.dtype}: failed: {error_text(exc).splitlines()[0][:120]}")
                     continue
                 res["cuda"]["cases"].append(result)
                 _print_case(result, say, device="cuda")
 
     finished = time.time()
-    res["finished_utc"] = _dt.datetime.fromtimestamp(finished, _dt.timezone.utc).isoformat(timespec="seconds")
+    res["finished_utc"] = utc_iso(finished)
     res["elapsed_s"] = finished - started
-    with contextlib.suppress(AttributeError, OSError):
-        res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["machine"]["load_average_at_end"] = load_average()
     verdicts = [tg["passed"] for c in res["cpu"]["cases"] for tg in c["targets"]]
     res["summary"] = {"targets_passed": verdicts.count(True), "targets_missed": verdicts.count(False),
                       "targets_not_measured": verdicts.count(None)}
     _print_summary(res, say)
-    res = _finite(res)
+    res = json_safe(res)
     if json_path is not None:
-        res["json_path"] = _write_json(json_path, res)
+        res["json_path"] = write_json(json_path, res)
     return res
 
 
@@ -898,17 +714,18 @@ def _sizes_arg(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"must be a JSON object (or a JSON file) of op -> cases: {exc}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser of the benchmark (also used by ``latentatlas bench``)."""
+def build_parser(default_json: str = DEFAULT_JSON) -> argparse.ArgumentParser:
+    """The command-line parser of the benchmark, writing to ``default_json`` unless
+    ``--json`` says otherwise."""
     p = argparse.ArgumentParser(
         prog="bench_kernels",
         description="Benchmark latentatlas' kernels against numpy, torch eager and torch.compile, "
                     "with the fraction of the memory-fill bandwidth measured in the same run.")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (about 30 s)")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="threads for latentatlas, torch and numpy's BLAS (default: as configured)")
-    p.add_argument("--json", dest="json_path", default=DEFAULT_JSON, metavar="PATH",
-                   help=f"where to write the results (default: {DEFAULT_JSON})")
+    p.add_argument("--json", dest="json_path", default=default_json, metavar="PATH",
+                   help=f"where to write the results (default: {default_json})")
     p.add_argument("--no-compile", dest="torch_compile", action="store_false", help="skip torch.compile")
     p.add_argument("--no-cuda", dest="cuda", action="store_false", help="skip the CUDA section")
     p.add_argument("--sizes", type=_sizes_arg, default=None, metavar="JSON",
@@ -916,14 +733,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    args = build_parser().parse_args(argv)
-    # torch's OpenMP workers spin after each parallel region by default, taking cores from
-    # whatever is timed next (the interleaved rounds put every candidate after a torch
-    # one). Passive waiting is fairer to all; it only takes effect if set before torch
-    # loads, and an explicit setting wins. The value used is recorded in the results.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+def main(argv: list[str] | None = None, *, default_json: str = DEFAULT_JSON) -> int:
+    """Command-line entry point (``--json`` defaults to ``default_json``); returns the exit
+    status (argparse exits 2 on bad arguments)."""
+    args = build_parser(default_json).parse_args(argv)
+    prefer_passive_omp()  # before torch loads: its spinning workers would slow what is timed next
     res = run(quick=args.quick, threads=args.threads, json_path=args.json_path, sizes=args.sizes,
               torch_compile=args.torch_compile, cuda=args.cuda)
     print(f"\nwrote {res['json_path']}")

@@ -26,29 +26,30 @@ a mixture of 10 clusters in a random ``rank``-dimensional subspace plus isotropi
 i.e. low intrinsic dimension like real encodings; "random" is i.i.d. N(0, 1), the hard case
 for any graph index. Queries are fresh draws from the same distribution (out of sample).
 
-Run: ``python bench/bench_index.py --configs 16:100 32:200 --out bench/results/index.json``
-(see ``--help``; a short look: ``--quick``).
+Run: ``python -m latentatlas.bench.index --configs 16:100 32:200 --out index.json`` (or
+``latentatlas bench --only index``, or ``bench/bench_index.py`` in a checkout; see
+``--help``; a short look: ``--quick``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import sys
 import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._files import atomic_write
-from ._validate import check_int
-from .neighbors import NeighborIndex, exact_search, recall_at_k
+from .._validate import check_int
+from ..neighbors import NeighborIndex, exact_search, recall_at_k
+from ._common import build_info, default_output, machine, module_versions, prefer_passive_omp, time_repeated, write_json
 
 __all__ = ["encoded_like", "random_latents", "qps_at_recall", "choose_reduce_dim", "parse_config", "run_case", "run",
-           "main", "DEFAULT_EFS"]
+           "machine_info", "summary_table", "main", "DEFAULT_EFS", "DEFAULT_JSON"]
+
+DEFAULT_JSON = default_output("index.json")
 
 DEFAULT_EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536)
 
@@ -88,18 +89,6 @@ def qps_at_recall(sweep: Sequence[dict[str, float]], target: float) -> dict[str,
                 qps = math.exp(math.log(prev["qps"]) + frac * (math.log(point["qps"]) - math.log(prev["qps"])))
             return {"ef": point["ef"], "recall": point["recall"], "qps": point["qps"], "qps_interpolated": qps}
     return None
-
-
-def _timed(fn: Callable[[], Any], *, repeats: int = 3, budget_s: float = 2.0) -> tuple[float, Any]:
-    """Median wall time of ``fn`` over up to ``repeats`` runs (fewer when a run is slow)."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        if sum(times) > budget_s:
-            break
-    return float(np.median(times)), result
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -193,7 +182,7 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
                             "configs": [list(c) for c in configs], "target_recall": target}
 
     xn = _unit(x).astype(np.float32)
-    seconds, truth = _timed(lambda: _numpy_topk(xn, q, k))
+    seconds, truth = time_repeated(lambda: _numpy_topk(xn, q, k))
     case["exact_numpy"] = {"qps": n_queries / seconds, "seconds": seconds}
     log(f"{tag} exact numpy (float32 BLAS + argpartition): {n_queries / seconds:,.0f} q/s")
     case["exact_faiss"] = _faiss_flat(xn, q, truth, k, threads)
@@ -201,7 +190,7 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
         log(f"{tag} exact faiss IndexFlatIP: {case['exact_faiss']['qps']:,.0f} q/s")
 
     sub = q[:min(exact_score_queries, n_queries)]
-    seconds, (found, _) = _timed(lambda: exact_search(x, sub, k, "cosine"), repeats=1)
+    seconds, (found, _) = time_repeated(lambda: exact_search(x, sub, k, "cosine"), repeats=1)
     case["exact_score"] = {"qps": sub.shape[0] / seconds, "recall": recall_at_k(found, truth[:sub.shape[0]])}
     log(f"{tag} exact_search (score kernel): {sub.shape[0] / seconds:,.0f} q/s")
 
@@ -241,7 +230,7 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
         log(f"{tag} {name}: {variants[name]['at_target']}")
     # The machine's load may have changed during the sweeps: time exact search again and
     # keep the faster measurement (the conservative choice for the ratios against it).
-    seconds, _ = _timed(lambda: _numpy_topk(xn, q, k))
+    seconds, _ = time_repeated(lambda: _numpy_topk(xn, q, k))
     case["exact_numpy"]["qps_after"] = n_queries / seconds
     case["exact_numpy"]["qps"] = max(case["exact_numpy"]["qps"], n_queries / seconds)
     again = _faiss_flat(xn, q, truth, k, threads)
@@ -316,7 +305,7 @@ def _faiss_flat(xn: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int, thread
         faiss.omp_set_num_threads(threads)
     flat = faiss.IndexFlatIP(xn.shape[1])
     flat.add(xn)
-    seconds, found = _timed(lambda: flat.search(np.ascontiguousarray(_unit(q), dtype=np.float32), k)[1])
+    seconds, found = time_repeated(lambda: flat.search(np.ascontiguousarray(_unit(q), dtype=np.float32), k)[1])
     return {"qps": q.shape[0] / seconds, "seconds": seconds, "recall": recall_at_k(found, truth)}
 
 
@@ -342,24 +331,10 @@ def _faiss_hnsw(xn: np.ndarray, q: np.ndarray, k: int, M: int, ef_construction: 
 
 
 def machine_info(threads: int) -> dict[str, Any]:
-    """Machine, build and thread count, printed first and stored in the JSON."""
-    from . import ops
-
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpu_count": os.cpu_count(), "threads": threads, "numpy": np.__version__,
-                            "backend": ops.backend_info(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
-    except OSError:
-        info["cpu"] = platform.processor() or None
-    for name in ("hnswlib", "faiss"):
-        try:
-            module = __import__(name)
-            info[name] = getattr(module, "__version__", "installed")
-        except ImportError:
-            info[name] = None
-    return info
+    """The machine (:func:`latentatlas.bench._common.machine`), the build, the thread count
+    and the versions of numpy, hnswlib and faiss (None when not installed); printed first
+    and stored in the JSON."""
+    return {**machine(), "threads": threads, "backend": build_info(), **module_versions("numpy", "hnswlib", "faiss")}
 
 
 def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[str] = ("random", "encoded"),
@@ -379,7 +354,7 @@ def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[st
         raise ValueError(f"target must lie in (0, 1], got {target}")
     threads_used = (os.cpu_count() or 1) if threads == -1 else check_int("threads", threads, 1)
     info = machine_info(threads_used)
-    log(json.dumps({key: info[key] for key in ("cpu", "threads", "hnswlib", "faiss")}))
+    log(", ".join(f"{key} {info[key]}" for key in ("cpu_model", "threads", "hnswlib", "faiss")))
     from threadpoolctl import threadpool_limits
 
     result: dict[str, Any] = {"machine": info, "cases": []}
@@ -423,9 +398,10 @@ def summary_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: runs :func:`run` and writes the JSON (atomically) to ``--out``."""
-    parser = argparse.ArgumentParser(description="NeighborIndex vs exact search vs faiss HNSW")
+def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) -> int:
+    """Command line: runs :func:`run` and writes the JSON (atomically) to ``--out``
+    (default: ``default_out``)."""
+    parser = argparse.ArgumentParser(prog="bench_index", description="NeighborIndex vs exact search vs faiss HNSW")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 512])
     parser.add_argument("--kinds", nargs="+", default=["random", "encoded"], choices=["random", "encoded"])
@@ -440,23 +416,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=-1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a short look: at most 20k vectors, 200 queries")
-    parser.add_argument("--out", default=os.path.join("bench", "results", "index.json"))
+    parser.add_argument("--out", default=default_out, help=f"where to write the results (default: {default_out})")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.queries = min(args.n, 20_000), min(args.queries, 200)
-    # OpenMP's default spin-waiting makes faiss collapse on a busy shared machine (every
-    # thread spins for cores others hold); passive waiting is fairer to it. Must be set
-    # before faiss loads libgomp; an explicit setting wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Before faiss loads libgomp: spinning OpenMP threads make faiss collapse on a busy machine.
+    prefer_passive_omp()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     def save(result: dict[str, Any]) -> None:  # after every case, so an interrupted run keeps its cases
-        def write(tmp: str) -> None:
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=2)
-
-        atomic_write(args.out, write)
+        write_json(args.out, result)
 
     try:
         configs = [parse_config(c) for c in args.configs]
