@@ -100,7 +100,7 @@ def test_positive_int_refuses(text):
 
 
 def test_the_subpackage_imports_nothing_from_the_command_line():
-    code = ("import sys, latentatlas.bench.kernels, latentatlas.bench.index; "
+    code = ("import sys, latentatlas.bench.kernels, latentatlas.bench.index, latentatlas.bench.gpu; "
             "print(sorted(m for m in sys.modules if m.startswith(('latentatlas.cli', 'latentatlas.commands'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -3,7 +3,9 @@
 - :mod:`.kernels`: the core ops against numpy, torch eager and ``torch.compile``, with the
   fraction of the memory-fill bandwidth measured in the same run (and a CUDA section);
 - :mod:`.index`: :class:`~latentatlas.neighbors.NeighborIndex` against exact search and
-  faiss's HNSW at equal recall.
+  faiss's HNSW at equal recall;
+- :mod:`.gpu`: slerp, offset and score on a CUDA device at sizes beyond its L2 cache,
+  against torch eager and the bandwidth of a device-to-device copy.
 
 :mod:`._common` holds what they share (machine and build facts, thread counts, timing,
 JSON and tables). Nothing here imports the command line; ``latentatlas bench`` and the
@@ -13,4 +15,4 @@ are imported on use, so ``import latentatlas.bench`` loads neither numpy nor tor
 
 from __future__ import annotations
 
-__all__ = ["kernels", "index"]
+__all__ = ["kernels", "index", "gpu"]

@@ -19,11 +19,13 @@ def register(subparsers: Any) -> None:
         description="Run the kernel benchmark (slerp/lerp/offset/score against numpy, torch eager and "
                     "torch.compile, with the memory-fill bandwidth of this machine) and the NeighborIndex "
                     "benchmark (queries/s at recall@10 >= 0.95 against exact search and faiss's HNSW when "
-                    "faiss-cpu is installed). Both print ratios measured in the same run and write JSON.",
+                    "faiss-cpu is installed). Both print ratios measured in the same run and write JSON. "
+                    "--only gpu runs the GPU benchmark instead (slerp/offset/score on a CUDA device against "
+                    "torch eager and a device-to-device copy).",
         examples=["latentatlas bench --quick", "latentatlas bench --only kernels --threads 2 --json kernels.json",
-                  "latentatlas bench --only index --quick"])
-    p.add_argument("--only", choices=("kernels", "index"), default=None,
-                   help="run one benchmark (default: kernels, then index)")
+                  "latentatlas bench --only index --quick", "latentatlas bench --only gpu --json gpu.json"])
+    p.add_argument("--only", choices=("kernels", "index", "gpu"), default=None,
+                   help="run one benchmark (default: kernels, then index; gpu only when asked for)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes and few repeats (about half a minute for each benchmark)")
     p.add_argument("--threads", type=positive_int, default=None,
@@ -38,9 +40,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmarks ``--only`` names (default: kernels, then index, stopping at a
     failure); returns the exit status of the last one run."""
-    from ..bench import index, kernels
+    from ..bench import gpu, index, kernels
 
     shared = (["--quick"] if args.quick else []) + ([] if args.threads is None else ["--threads", str(args.threads)])
+    if args.only == "gpu":
+        return gpu.main((["--quick"] if args.quick else []) + ([] if args.json_path is None
+                                                                else ["--json", args.json_path]))
     status = 0
     if args.only in (None, "kernels"):
         argv = shared + ([] if args.json_path is None else ["--json", args.json_path])
