@@ -8,9 +8,10 @@
   against torch eager and the bandwidth of a device-to-device copy.
 
 :mod:`._common` holds what they share (machine and build facts, thread counts, timing,
-JSON and tables). Nothing here imports the command line; ``latentatlas bench`` and the
-checkout's ``bench/*.py`` scripts are thin entry points into these modules. The modules
-are imported on use, so ``import latentatlas.bench`` loads neither numpy nor torch.
+JSON and tables), :mod:`._cases` the ops' sizes, byte counts and baseline expressions.
+Nothing here imports the command line; ``latentatlas bench`` and the checkout's
+``bench/*.py`` scripts are thin entry points into these modules. The modules are
+imported on use, so ``import latentatlas.bench`` loads neither numpy nor torch.
 """
 
 from __future__ import annotations

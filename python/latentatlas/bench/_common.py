@@ -27,9 +27,9 @@ from .._files import atomic_open
 from .._validate import check_int
 
 __all__ = ["DEFAULT_DIR", "default_output", "positive_int", "Repeats", "machine", "load_average", "build_info",
-           "module_versions", "thread_counts", "prefer_passive_omp", "cpu_timer", "cuda_event_timer",
-           "measure_interleaved", "time_repeated", "summarise_times", "error_text", "json_safe", "write_json", "utc_iso",
-           "fmt_time", "format_table"]
+           "module_versions", "cuda_unavailable_reason", "thread_counts", "prefer_passive_omp", "cpu_timer",
+           "cuda_event_timer", "measure_interleaved", "time_repeated", "summarise_times", "error_text", "json_safe",
+           "write_json", "utc_iso", "fmt_time", "format_table"]
 
 #: Where the benchmarks write their JSON by default, relative to the current directory.
 DEFAULT_DIR = "latentatlas-bench"
@@ -120,6 +120,25 @@ def module_versions(*names: str) -> dict[str, str | None]:
             continue
         found[name] = str(getattr(module, "__version__", "installed"))
     return found
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why latentatlas' CUDA kernels cannot be benchmarked here (a sentence), or None when
+    they can: torch needs a CUDA device and latentatlas its _cuda module seeing it."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        built = getattr(torch.version, "cuda", None)
+        return (f"torch {torch.__version__} sees no CUDA device"
+                + ("" if built else " (it is a CPU-only build of torch)"))
+    info = build_info()
+    if not info.get("cuda_built"):
+        return "latentatlas' _cuda module was not built (no nvcc at build time; rebuild with LATENTATLAS_CUDA=ON)"
+    if int(info.get("cuda_devices", 0)) <= 0:
+        return "latentatlas' _cuda module sees no CUDA device"
+    return None
 
 
 def prefer_passive_omp() -> None:

@@ -30,11 +30,12 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Sequence
 
-from ._common import (Repeats, build_info, cuda_event_timer, default_output, error_text, fmt_time, format_table,
-                      json_safe, measure_interleaved, module_versions, positive_int, summarise_times, utc_iso,
-                      write_json)
+from ._cases import DTYPES, TORCH_BASELINES, traffic
+from ._common import (Repeats, build_info, cuda_event_timer, cuda_unavailable_reason, default_output, error_text,
+                      fmt_time, format_table, json_safe, measure_interleaved, module_versions, positive_int,
+                      summarise_times, utc_iso, write_json)
 
-__all__ = ["OPS", "DEFAULT_JSON", "NoCudaDevice", "cuda_unavailable_reason", "plan_cases", "run", "results_table",
+__all__ = ["OPS", "DEFAULT_JSON", "NoCudaDevice", "plan_cases", "run", "results_table",
            "read_junit", "report", "build_parser", "main"]
 
 #: The ops measured, in order.
@@ -52,59 +53,30 @@ class NoCudaDevice(RuntimeError):
     CUDA build of latentatlas or torch."""
 
 
-def cuda_unavailable_reason() -> str | None:
-    """Why the GPU benchmark cannot run here (a sentence), or None when it can."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        built = getattr(torch.version, "cuda", None)
-        return (f"torch {torch.__version__} sees no CUDA device"
-                + ("" if built else " (it is a CPU-only build of torch)"))
-    info = build_info()
-    if not info.get("cuda_built"):
-        return ("latentatlas' _cuda module was not built (no nvcc at build time; rebuild with LATENTATLAS_CUDA=ON), "
-                "so the ops would run the torch fallback")
-    if int(info.get("cuda_devices", 0)) <= 0:
-        return "latentatlas' _cuda module sees no CUDA device"
-    return None
-
-
 def plan_cases(working_set_mb: int, dtype: str = "float32", ops: Sequence[str] = OPS) -> list[dict[str, Any]]:
     """The cases of one run: for each op in ``ops``, sizes whose dominant array (slerp's
     and offset's output, score's ``z``) holds at least ``working_set_mb`` MiB, with the
     bytes the op reads and writes and the size of the copy it is compared with."""
     if isinstance(working_set_mb, bool) or not isinstance(working_set_mb, int) or working_set_mb < 1:
         raise ValueError(f"working_set_mb must be a positive int, got {working_set_mb!r}")
-    if dtype not in ("float32", "float64"):
+    if dtype not in DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     unknown = [op for op in ops if op not in OPS]
     if unknown or not ops:
         raise ValueError(f"ops must be a non-empty selection of {', '.join(OPS)}, got {list(ops)}")
     item = 4 if dtype == "float32" else 8
     target = working_set_mb * 2**20
+    sizes = {  # the op's bounding array (see _cases.traffic) holds at least `target` bytes
+        "slerp": {"B": math.ceil(target / (16 * _D * item)), "T": 16, "D": _D},
+        "offset": {"N": math.ceil(target / (16 * _D * item)), "A": 16, "K": 3, "D": _D},
+        "score": {"N": math.ceil(target / (_D * item)), "K": 4, "D": _D},
+    }
     cases = []
     for op in OPS:
-        if op not in ops:
-            continue
-        if op == "slerp":
-            T = 16
-            B = math.ceil(target / (T * _D * item))
-            params = {"B": B, "T": T, "D": _D}
-            read, written, dominant = (2 * B * _D + T) * item, B * T * _D * item, B * T * _D * item
-        elif op == "offset":
-            A, K = 16, 3
-            N = math.ceil(target / (A * _D * item))
-            params = {"N": N, "A": A, "K": K, "D": _D}
-            read, written, dominant = (N * _D + K * _D + A * K) * item, N * A * _D * item, N * A * _D * item
-        else:
-            K = 4
-            N = math.ceil(target / (_D * item))
-            params = {"N": N, "K": K, "D": _D}
-            read, written, dominant = (N * _D + K * _D) * item, N * K * item, N * _D * item
-        cases.append({"op": op, "dtype": dtype, "params": params, "bytes_read": read, "bytes_written": written,
-                      "copy_bytes": dominant})
+        if op in ops:
+            moved = traffic(op, sizes[op], item)
+            cases.append({"op": op, "dtype": dtype, "params": sizes[op], "bytes_read": moved.bytes_read,
+                          "bytes_written": moved.bytes_written, "copy_bytes": moved.bound_elems * item})
     return cases
 
 
@@ -126,7 +98,6 @@ def _inputs(case: dict[str, Any], torch: Any, device: Any) -> tuple[Any, ...]:
 
 def _run_case(case: dict[str, Any], cfg: Repeats, inner: int, torch: Any) -> dict[str, Any]:
     from .. import ops
-    from .kernels import TORCH_BASELINES
 
     device = torch.device("cuda")
     tin = _inputs(case, torch, device)
@@ -364,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "summary table of a GPU check instead (no GPU needed).")
     p.add_argument("--working-set-mb", type=positive_int, default=512,
                    help="MiB of each op's largest array; keep it far above the GPU's L2 (default: 512)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
     p.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS), help="which ops (default: all)")
     p.add_argument("--inner", type=positive_int, default=10, help="back-to-back calls per timed sample")
     p.add_argument("--quick", action="store_true", help="fewer repeats")

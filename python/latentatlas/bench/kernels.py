@@ -43,18 +43,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._common import (Repeats, cpu_timer, cuda_event_timer, default_output, error_text, fmt_time, json_safe,
-                      load_average, machine, measure_interleaved, module_versions, positive_int, prefer_passive_omp,
-                      summarise_times, thread_counts, utc_iso, write_json)
+from ._cases import NUMPY_BASELINES, OPS, PARAMS, TORCH_BASELINES, check_sizes, traffic
+from ._common import (Repeats, cpu_timer, cuda_event_timer, cuda_unavailable_reason, default_output, error_text,
+                      fmt_time, json_safe, load_average, machine, measure_interleaved, module_versions, positive_int,
+                      prefer_passive_omp, summarise_times, thread_counts, utc_iso, write_json)
 
-__all__ = ["run", "main", "build_parser", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES", "NUMPY_BASELINES",
-           "TORCH_BASELINES"]
+__all__ = ["run", "main", "build_parser", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES"]
 
 DEFAULT_JSON = default_output("kernels.json")
 
-_OPS = ("slerp", "lerp", "offset", "score")
-_PARAMS = {"slerp": ("B", "T", "D"), "lerp": ("B", "T", "D"), "offset": ("N", "A", "K", "D"), "score": ("N", "K", "D")}
-_DTYPES = ("float32", "float64")
 
 # The sizes of issue 2's targets; cases of exactly these sizes are marked "reference".
 _REFERENCE = {
@@ -108,61 +105,6 @@ _LABELS = {_LA: "latentatlas", "numpy": "numpy", "torch": "torch eager", "torch_
 _FILLS = ("core", "numpy", "torch")
 
 
-# ----------------------------------------------------------------------------- baselines
-# The obvious expressions a user would write, in numpy and in torch.
-
-
-def _numpy_slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    an = a / np.linalg.norm(a, axis=1, keepdims=True)
-    bn = b / np.linalg.norm(b, axis=1, keepdims=True)
-    omega = np.arccos(np.clip(np.sum(an * bn, axis=1), -1.0, 1.0))
-    so = np.sin(omega)
-    wa = np.sin((1.0 - t)[None, :] * omega[:, None]) / so[:, None]
-    wb = np.sin(t[None, :] * omega[:, None]) / so[:, None]
-    return wa[:, :, None] * a[:, None, :] + wb[:, :, None] * b[:, None, :]
-
-
-def _numpy_lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return (1.0 - t)[None, :, None] * a[:, None, :] + t[None, :, None] * b[:, None, :]
-
-
-def _numpy_offset(z: np.ndarray, vectors: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    return z[:, None, :] + alphas @ vectors
-
-
-def _numpy_score(z: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    return z @ vectors.T
-
-
-def _torch_slerp(a: Any, b: Any, t: Any) -> Any:
-    import torch
-
-    an = a / torch.linalg.vector_norm(a, dim=1, keepdim=True)
-    bn = b / torch.linalg.vector_norm(b, dim=1, keepdim=True)
-    omega = torch.arccos(torch.clamp((an * bn).sum(dim=1), -1.0, 1.0))
-    so = torch.sin(omega)
-    wa = torch.sin((1.0 - t)[None, :] * omega[:, None]) / so[:, None]
-    wb = torch.sin(t[None, :] * omega[:, None]) / so[:, None]
-    return wa[:, :, None] * a[:, None, :] + wb[:, :, None] * b[:, None, :]
-
-
-def _torch_lerp(a: Any, b: Any, t: Any) -> Any:
-    return (1.0 - t)[None, :, None] * a[:, None, :] + t[None, :, None] * b[:, None, :]
-
-
-def _torch_offset(z: Any, vectors: Any, alphas: Any) -> Any:
-    return z[:, None, :] + alphas @ vectors
-
-
-def _torch_score(z: Any, vectors: Any) -> Any:
-    return z @ vectors.T
-
-
-#: The numpy and torch expressions of each op that latentatlas is compared with.
-NUMPY_BASELINES = {"slerp": _numpy_slerp, "lerp": _numpy_lerp, "offset": _numpy_offset, "score": _numpy_score}
-TORCH_BASELINES = {"slerp": _torch_slerp, "lerp": _torch_lerp, "offset": _torch_offset, "score": _torch_score}
-
-
 # ----------------------------------------------------------------------------- cases
 
 
@@ -192,65 +134,25 @@ class _Case:
 
 
 def _make_case(op: str, spec: dict[str, Any], rng: np.random.Generator) -> _Case:
-    params = {k: int(spec[k]) for k in _PARAMS[op]}
+    params = {k: int(spec[k]) for k in PARAMS[op]}
     dtype = spec.get("dtype", "float32")
-    item = np.dtype(dtype).itemsize
-    ref = any(params == {k: r[k] for k in _PARAMS[op]} and dtype == r["dtype"] for r in _REFERENCE[op])
+    moved = traffic(op, params, np.dtype(dtype).itemsize)
+    ref = any(params == {k: r[k] for k in PARAMS[op]} and dtype == r["dtype"] for r in _REFERENCE[op])
     if op in ("slerp", "lerp"):
         B, T, D = params["B"], params["T"], params["D"]
-        a = rng.standard_normal((B, D)).astype(dtype)
-        b = rng.standard_normal((B, D)).astype(dtype)
-        t = np.linspace(0.0, 1.0, T).astype(dtype)
-        out_shape = (B, T, D)
-        return _Case(op, params, dtype, (a, b, t), out_shape, B * T * D * item, (2 * B * D + T) * item,
-                     "written", B * T * D, ref)
-    if op == "offset":
+        inputs: tuple[np.ndarray, ...] = (rng.standard_normal((B, D)).astype(dtype),
+                                          rng.standard_normal((B, D)).astype(dtype),
+                                          np.linspace(0.0, 1.0, T).astype(dtype))
+    elif op == "offset":
         N, A, K, D = params["N"], params["A"], params["K"], params["D"]
-        z = rng.standard_normal((N, D)).astype(dtype)
-        vectors = rng.standard_normal((K, D)).astype(dtype)
-        alphas = np.linspace(-2.0, 2.0, A * K).reshape(A, K).astype(dtype)
-        return _Case(op, params, dtype, (z, vectors, alphas), (N, A, D), N * A * D * item,
-                     (N * D + K * D + A * K) * item, "written", N * A * D, ref)
-    N, K, D = params["N"], params["K"], params["D"]
-    z = rng.standard_normal((N, D)).astype(dtype)
-    vectors = rng.standard_normal((K, D)).astype(dtype)
-    # score writes N*K values and streams z: its limit is reading z, so its fill buffer is
-    # the size of z and its bandwidth counts the bytes read as well.
-    return _Case(op, params, dtype, (z, vectors), (N, K), N * K * item, (N * D + K * D) * item,
-                 "read+written", N * D, ref)
-
-
-def _validate_sizes(sizes: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Checks a ``sizes`` mapping (op -> list of case dicts) and returns a normalised copy."""
-    if not isinstance(sizes, dict):
-        raise TypeError(f"sizes must be a dict of op -> list of cases, got {type(sizes).__name__}")
-    result: dict[str, list[dict[str, Any]]] = {}
-    for op, cases in sizes.items():
-        if op not in _OPS:
-            raise ValueError(f"sizes has an unknown op {op!r}; known ops: {', '.join(_OPS)}")
-        if isinstance(cases, dict):
-            cases = [cases]
-        if not isinstance(cases, (list, tuple)):
-            raise TypeError(f"sizes[{op!r}] must be a list of dicts, got {type(cases).__name__}")
-        checked = []
-        for i, case in enumerate(cases):
-            if not isinstance(case, dict):
-                raise TypeError(f"sizes[{op!r}][{i}] must be a dict, got {type(case).__name__}")
-            unknown = set(case) - set(_PARAMS[op]) - {"dtype"}
-            missing = [k for k in _PARAMS[op] if k not in case]
-            if unknown or missing:
-                raise ValueError(f"sizes[{op!r}][{i}] must have keys {', '.join(_PARAMS[op])} (and optionally "
-                                 f"dtype), got {sorted(case)}")
-            for k in _PARAMS[op]:
-                v = case[k]
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                    raise ValueError(f"sizes[{op!r}][{i}][{k!r}] must be a positive int, got {v!r}")
-            dtype = case.get("dtype", "float32")
-            if dtype not in _DTYPES:
-                raise ValueError(f"sizes[{op!r}][{i}]['dtype'] must be float32 or float64, got {dtype!r}")
-            checked.append({**{k: int(case[k]) for k in _PARAMS[op]}, "dtype": dtype})
-        result[op] = checked
-    return result
+        inputs = (rng.standard_normal((N, D)).astype(dtype), rng.standard_normal((K, D)).astype(dtype),
+                  np.linspace(-2.0, 2.0, A * K).reshape(A, K).astype(dtype))
+    else:
+        N, K, D = params["N"], params["K"], params["D"]
+        inputs = (rng.standard_normal((N, D)).astype(dtype), rng.standard_normal((K, D)).astype(dtype))
+    # The fill buffer is the size of the array that bounds the op (see _cases.traffic).
+    return _Case(op, params, dtype, inputs, moved.out_shape, moved.bytes_written, moved.bytes_read, moved.basis,
+                 moved.bound_elems, ref)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -441,19 +343,6 @@ def _summarise(case: _Case, samples: dict[str, list[float]], timings: dict[str, 
 # ----------------------------------------------------------------------------- CUDA cases
 
 
-def _cuda_skip_reason(torch: Any) -> str | None:
-    import latentatlas as la
-
-    info = la.backend_info()
-    if not info.get("cuda_built"):
-        return "the _cuda module was not built (no nvcc at build time)"
-    if int(info.get("cuda_devices", 0)) <= 0:
-        return "latentatlas sees no CUDA device (cuda_devices=0)"
-    if not torch.cuda.is_available():
-        return f"torch {torch.__version__} sees no CUDA device"
-    return None
-
-
 def _run_cuda_case(case: _Case, cfg: Repeats, use_compile: bool, torch: Any) -> dict[str, Any]:
     import latentatlas as la
 
@@ -636,7 +525,7 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
     say: Callable[[str], None] = echo if echo is not None else (lambda _line: None)
     plan = {op: list(cases) for op, cases in (QUICK_SIZES if quick else FULL_SIZES).items()}
     if sizes is not None:
-        plan.update(_validate_sizes(sizes))
+        plan.update(check_sizes(sizes))
     cfg = _QUICK if quick else _FULL
     started = time.time()
     rng = np.random.default_rng(0)
@@ -658,7 +547,7 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
         }
         _print_header(res, say)
 
-        cases = [(op, spec) for op in _OPS for spec in plan.get(op, [])]
+        cases = [(op, spec) for op in OPS for spec in plan.get(op, [])]
         for op, spec in cases:
             case = _make_case(op, spec, rng)
             result = _run_cpu_case(case, cfg, torch_compile, torch)
@@ -668,7 +557,7 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
             gc.collect()
 
         say("")
-        reason = _cuda_skip_reason(torch) if cuda else "disabled by the caller"
+        reason = cuda_unavailable_reason() if cuda else "disabled by the caller"
         if reason is not None:
             res["cuda"] = {"skipped": reason}
             say(f"CUDA: skipped: {reason}")
@@ -709,7 +598,7 @@ def _sizes_arg(text: str) -> dict[str, Any]:
                 value = json.load(fh)
         else:
             value = json.loads(text)
-        return _validate_sizes(value)
+        return check_sizes(value)
     except (OSError, ValueError, TypeError) as exc:
         raise argparse.ArgumentTypeError(f"must be a JSON object (or a JSON file) of op -> cases: {exc}") from None
 
