@@ -149,9 +149,12 @@ def test_make_shapes_errors(kwargs, match):
         lad.make_shapes(10, **kwargs)
 
 
-@pytest.mark.parametrize("n", [0, -3, 2.5, True])
-def test_make_shapes_bad_n(n):
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+@pytest.mark.parametrize("n, exc, match", [(0, ValueError, "n must be >= 1, got 0"),
+                                           (-3, ValueError, "n must be >= 1, got -3"),
+                                           (2.5, TypeError, "n must be an int, got float"),
+                                           (True, TypeError, "n must be an int, got bool")])
+def test_make_shapes_bad_n(n, exc, match):
+    with pytest.raises(exc, match=match):
         lad.make_shapes(n)
 
 
@@ -224,8 +227,9 @@ def test_measurements_accept_torch_single_images_and_blank():
         (np.zeros((2, 8, 8)), ValueError, "1 or 3 channels"),
         (np.zeros((8, 8)), ValueError, r"\(N, C, H, W\)"),
         (np.full((1, 1, 4, 4), np.nan), ValueError, "NaN"),
-        (np.zeros((1, 1, 4, 4), dtype=object), TypeError, "numeric dtype"),
-        ([[1.0]], TypeError, "numpy array or torch tensor"),
+        (np.zeros((1, 1, 4, 4), dtype=object), TypeError, "float32 or float64, got object"),
+        (np.zeros((1, 1, 4, 4), dtype=np.uint8), TypeError, "divide uint8 images by 255"),
+        ([[1.0]], TypeError, "numpy array or a torch tensor"),
     ],
 )
 def test_measure_errors(images, exc, match):

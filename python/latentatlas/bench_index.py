@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._files import atomic_write
-from ._validate import check_int
+from ._arrays import check_int
 from .neighbors import NeighborIndex, exact_search, recall_at_k
 
 __all__ = ["encoded_like", "random_latents", "qps_at_recall", "choose_reduce_dim", "parse_config", "run_case", "run",

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import attributes, atdot, ops, sampling
+from ._arrays import as_numpy
 
 __all__ = ["factor_change", "correlated_labels", "labelling_bias", "atdot_report",
            "centroid_walks", "move_sample", "digit_classifier"]
@@ -41,10 +42,10 @@ def factor_change(model: Any, z: Any, vector: Any, strength: float) -> dict[str,
     """
     from .data.shapes import measure_factors
 
-    zf = np.asarray(z, dtype=np.float32)
+    zf = as_numpy(z, np.float32)
     if zf.ndim != 2 or zf.shape[0] == 0:
         raise ValueError(f"z must be (N, D) with N >= 1, got shape {zf.shape}")
-    v = np.asarray(vector, dtype=np.float32)
+    v = as_numpy(vector, np.float32)
     if v.shape != zf.shape[1:]:
         raise ValueError(f"vector must be ({zf.shape[1]},) like the rows of z, got shape {v.shape}")
     if not np.isfinite(float(strength)):

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import ops
-from ._validate import check_int as _check_int
-from ._validate import finite_floats
+from ._arrays import check_int as _check_int
+from ._arrays import finite_floats
 
 __all__ = ["interpolation_grid", "analogy", "j_diagram", "anchor_grid", "interpolation_strips",
            "MineGrid", "mine_layout", "mine_grid"]

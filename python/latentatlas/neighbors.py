@@ -46,7 +46,7 @@ import numpy as np
 from . import ops
 from ._core import gather_score as _gather_score_native
 from ._files import atomic_write
-from ._validate import check_int, finite_floats, to_numpy
+from ._arrays import check_int, finite_floats, to_numpy
 
 __all__ = ["SPACES", "NeighborIndex", "exact_search", "gather_scores", "recall_at_k"]
 

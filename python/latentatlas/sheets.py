@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import grids, render, sampling
-from ._validate import check_int
+from ._arrays import check_int
 
 __all__ = ["j_diagram_sheet", "strips_sheet", "mine_sheet", "latent_grid_sheet", "first_images",
            "render_paper_sheets", "main"]

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._protocol import SHIPPED
+
 DATASETS = ("digits", "shapes", "mnist", "celeba", "folder")
-#: The shipped checkpoints (``latentatlas.models.SHIPPED``, repeated here so that building
-#: the parser does not import torch; a test keeps the two equal).
-SHIPPED_MODELS = ("digits-vae", "digits-gan", "shapes-vae")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 SPLIT_CHOICES = ("train", "valid", "test", "all")
 
@@ -106,7 +105,7 @@ def add_data_arguments(p: argparse.ArgumentParser, *, required: bool, n_default:
 def add_model_argument(p: argparse.ArgumentParser, *, required: bool = True, help: str | None = None) -> None:
     """``--model NAME_OR_FOLDER``: a shipped checkpoint name or a checkpoint folder."""
     p.add_argument("--model", "-m", required=required, metavar="NAME_OR_FOLDER",
-                   help=help or f"shipped model ({', '.join(SHIPPED_MODELS)}) or a checkpoint folder")
+                   help=help or f"shipped model ({', '.join(SHIPPED)}) or a checkpoint folder")
 
 
 def add_device_argument(p: argparse.ArgumentParser) -> None:

@@ -63,26 +63,13 @@ def shapes_factor_correlations(model: Any, dataset: Any) -> dict[str, float]:
 
 
 def image_sheet_png(images: Any, path: str | Path, *, cols: int = 10, scale: int = 6) -> Path:
-    """Write a grid of images ``(N, C, H, W)`` in [0, 1] to a PNG (nearest-neighbour upscaled), atomically."""
-    from PIL import Image
+    """Write a grid of images ``(N, C, H, W)`` in [0, 1] to a PNG, ``cols`` a row, every
+    pixel (and the one-pixel gaps) upscaled ``scale`` times, atomically."""
+    from .. import render
 
-    from ..data._util import as_image_batch, atomic_open
-
-    imgs = as_image_batch(images)
-    n, c, h, w = imgs.shape
-    rows = math.ceil(n / cols)
-    pad = 1
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 0.25)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = imgs[i].transpose(1, 2, 0)
-    arr = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
-    img = Image.fromarray(arr[..., 0] if c == 1 else arr)
-    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    path = Path(path)
-    with atomic_open(path, "wb") as fh:
-        img.save(fh, format="PNG")
-    return path
+    n = len(images)
+    sheet = render.image_sheet(images, max(1, math.ceil(n / cols)), cols, pad=scale, pad_value=0.25, scale=scale)
+    return Path(render.save_image(sheet, path))
 
 
 def evaluate_shipped(*, sheet_dir: str | Path | None = None, n_shapes: int = 2000) -> dict[str, Any]:
