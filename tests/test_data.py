@@ -92,6 +92,20 @@ def test_load_digits_matches_sklearn():
     assert (lad.load_digits(seed=1).split != ds.split).any()
 
 
+def test_one_digit_classifier_for_quality_experiments_and_demo():
+    from latentatlas import experiments
+    from latentatlas.data.digits import digit_classifier
+    from latentatlas.models import quality
+
+    assert experiments.digit_classifier is digit_classifier and quality.digit_classifier is digit_classifier
+    digits = lad.load_digits()
+    test = digits.subset("test")
+    clf = digit_classifier(digits)
+    assert clf.score(test.images.reshape(len(test), -1), test.classes) > 0.9
+    with pytest.raises(ValueError, match="needs class ids; the data set 'shapes' has none"):
+        digit_classifier(lad.make_shapes(10, seed=0))
+
+
 def test_load_digits_bad_fractions():
     with pytest.raises(ValueError, match="split fractions"):
         lad.load_digits(split_fractions=(0.5, 0.2, 0.2))

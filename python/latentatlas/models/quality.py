@@ -18,13 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.digits import digit_classifier
 
-def digit_classifier(dataset: Any) -> Any:
-    """Logistic regression on the pixels of the data set's real training digits."""
-    from sklearn.linear_model import LogisticRegression
-
-    train = dataset.subset("train")
-    return LogisticRegression(max_iter=5000).fit(train.images.reshape(len(train), -1), train.classes)
+__all__ = ["digit_classifier", "reconstruction_accuracy", "sample_confidence", "shapes_factor_correlations",
+           "image_sheet_png", "evaluate_shipped"]
 
 
 def reconstruction_accuracy(model: Any, dataset: Any, classifier: Any, *, split: str = "test") -> float:
