@@ -56,3 +56,16 @@ def test_negative_number_lists_are_values():
 def test_float_lists_reject_non_finite_and_junk(text):
     with pytest.raises(argparse.ArgumentTypeError):
         _common.float_list(text)
+
+
+def test_integer_lists_check_their_minimum():
+    assert _common.int_list("0,5,9") == (0, 5, 9)
+    assert _common.positive_int_list("256,128") == (256, 128)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected non-negative integers, got '-1,2'"):
+        _common.int_list("-1,2")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected positive integers, got '8,0'"):
+        _common.positive_int_list("8,0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected integers >= 3, got '2'"):
+        _common.int_list("2", minimum=3)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected comma-separated integers"):
+        _common.positive_int_list("8,,")

@@ -45,15 +45,22 @@ def allow_negative_values(parser: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- argument types
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    """argparse type: comma-separated non-negative integers (row indices), e.g. ``0,5,9``."""
+def int_list(text: str, minimum: int = 0) -> tuple[int, ...]:
+    """argparse type: comma-separated integers of at least ``minimum`` (by default
+    non-negative: row indices), e.g. ``0,5,9``."""
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
+    if min(values) < minimum:
+        kind = {0: "non-negative integers", 1: "positive integers"}.get(minimum, f"integers >= {minimum}")
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
     return values
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated integers >= 1 (layer widths), e.g. ``256,128``."""
+    return int_list(text, minimum=1)
 
 
 def float_list(text: str) -> tuple[float, ...]:
