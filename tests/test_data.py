@@ -41,10 +41,13 @@ def test_dataset_subset_by_split_and_mask():
 @pytest.mark.parametrize(
     "overrides, exc, match",
     [
-        ({"images": np.zeros((4, 2, 2), np.float32)}, ValueError, "images must have shape"),
+        ({"images": np.zeros((4, 2, 2), np.float32)}, ValueError, r"images must be NCHW \(N, C, H, W\), got shape \(4, 2, 2\)"),
+        ({"images": np.zeros((4, 2, 2, 2), np.float32)}, ValueError, "1 or 3 channels"),
+        ({"images": np.zeros((4, 1, 0, 2), np.float32)}, ValueError, "empty images"),
+        ({"images": [[0.5]]}, TypeError, "images must be a numpy array, got list"),
         ({"images": np.zeros((4, 1, 2, 2), np.float64)}, TypeError, "float32"),
-        ({"images": np.full((4, 1, 2, 2), 1.5, np.float32)}, ValueError, r"within \[0, 1\]"),
-        ({"images": np.full((4, 1, 2, 2), np.nan, np.float32)}, ValueError, "finite"),
+        ({"images": np.full((4, 1, 2, 2), 1.5, np.float32)}, ValueError, r"within \[0, 1\], got range \[1.5, 1.5\]"),
+        ({"images": np.full((4, 1, 2, 2), np.nan, np.float32)}, ValueError, "images contains NaN or Inf"),
         ({"labels": np.zeros((3, 2))}, ValueError, "labels must have shape"),
         ({"labels": np.full((4, 2), 2)}, ValueError, "only 0 and 1"),
         ({"label_names": ["a"]}, ValueError, "label_names has 1 names"),

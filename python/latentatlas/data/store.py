@@ -36,7 +36,7 @@ class LatentStore:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        lat = np.asarray(self.latents)
+        lat = as_numpy(self.latents)
         if lat.ndim != 2 or lat.shape[1] == 0:
             raise ValueError(f"latents must have shape (N, D) with D > 0, got {lat.shape}")
         if lat.dtype.kind != "f":

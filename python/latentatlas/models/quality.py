@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import as_numpy
 from ..data.digits import digit_classifier
 
 __all__ = ["digit_classifier", "reconstruction_accuracy", "sample_confidence", "shapes_factor_correlations",
@@ -27,13 +28,13 @@ __all__ = ["digit_classifier", "reconstruction_accuracy", "sample_confidence", "
 def reconstruction_accuracy(model: Any, dataset: Any, classifier: Any, *, split: str = "test") -> float:
     """Fraction of ``split`` images whose reconstruction the classifier labels with the true class."""
     part = dataset.subset(split)
-    rec = np.asarray(model.reconstruct(part.images))
+    rec = as_numpy(model.reconstruct(part.images))
     return float(classifier.score(rec.reshape(len(part), -1), part.classes))
 
 
 def sample_confidence(model: Any, classifier: Any, *, n: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Mean top class probability of the classifier on ``n`` prior samples, and the class histogram."""
-    samples = np.asarray(model.sample(n, seed=seed))
+    samples = as_numpy(model.sample(n, seed=seed))
     proba = classifier.predict_proba(samples.reshape(n, -1))
     return {"mean_max_prob": float(proba.max(axis=1).mean()),
             "class_counts": np.bincount(proba.argmax(axis=1), minlength=proba.shape[1]).tolist()}
@@ -46,7 +47,7 @@ def shapes_factor_correlations(model: Any, dataset: Any) -> dict[str, float]:
     """
     from ..data import measure_factors
 
-    rec = np.asarray(model.reconstruct(dataset.images))
+    rec = as_numpy(model.reconstruct(dataset.images))
     measured = measure_factors(rec)
     truth = dataset.factors
     pairs = {"size": truth["size"], "brightness": truth["brightness"], "x": truth["x"], "y": truth["y"],
@@ -89,7 +90,7 @@ def evaluate_shipped(*, sheet_dir: str | Path | None = None, n_shapes: int = 200
     r = shapes_factor_correlations(model, shapes)
     report["shapes-vae"] = {"r": r, "bar": 0.9, "passes": all(r[k] >= 0.9 for k in ("size", "brightness", "x"))}
     if sheet_dir is not None:
-        pair = np.concatenate([shapes.images[:50], np.asarray(model.reconstruct(shapes.images[:50]))])
+        pair = np.concatenate([shapes.images[:50], as_numpy(model.reconstruct(shapes.images[:50]))])
         report["shapes-vae"]["recon_sheet"] = str(image_sheet_png(pair, Path(sheet_dir) / "shapes-vae-recon.png", scale=3))
     return report
 
