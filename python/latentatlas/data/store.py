@@ -20,6 +20,14 @@ from .dataset import Dataset
 _STORE_FORMAT = 1
 
 
+def _check_provenance(provenance: Any) -> None:
+    """TypeError unless ``provenance`` can be written as JSON (it is saved beside the arrays)."""
+    try:
+        json.dumps(provenance)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+
+
 @dataclass(eq=False)
 class LatentStore:
     """Encodings of a data set: ``latents (N, D)`` float32 plus the data set's labels and split.
@@ -48,10 +56,7 @@ class LatentStore:
         self.labels, self.label_names, self.split, self.classes = check_annotations(
             n, self.labels, self.label_names, self.split, self.classes
         )
-        try:
-            json.dumps(self.provenance)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+        _check_provenance(self.provenance)
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])
@@ -138,10 +143,7 @@ class VectorSet:
         if not all(names) or len(set(names)) != len(names):
             raise ValueError("vector names must be distinct and non-empty")
         self.names = names
-        try:
-            json.dumps(self.provenance)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+        _check_provenance(self.provenance)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
