@@ -14,8 +14,8 @@ import pytest
 
 import latentatlas as la
 import reference as ref
+from devices import METHODS
 
-METHODS = ["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"]
 DIMS = [1, 3, 7, 97, 129, 512]
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-11, atol=1e-11)}
