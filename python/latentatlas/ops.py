@@ -48,16 +48,90 @@ Method = Literal["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"]
 _NO_OUT_WITH_GRAD = "out= cannot be used when gradients are required or under torch.compile"
 
 
-def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any) -> Array:
+# ----------------------------------------------------------------------------- latent shapes
+#
+# The rule (README, "Latents of any shape"): a 1-D array is one flat latent (D,); an array
+# of two or more dimensions is a batch along its first axis, (B, *S), each latent one
+# vector of prod(S) numbers. ``latent_ndim=k`` says instead that the last k dimensions
+# form one latent (so a single (4, 64, 64) latent is ``latent_ndim=3``). Spatial latents
+# are flattened to the (B, prod(S)) rows the kernels take (a view for contiguous data)
+# and the results viewed back as (..., *S).
+
+
+def _split_latent(name: str, shape: tuple[int, ...], latent_ndim: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(leading, S)``: the batch dimensions (none or one) and the latent shape."""
+    if latent_ndim is None:
+        if not shape:
+            raise ValueError(f"{name} must be (D,), (B, D) or (B, *S), got a 0-d array")
+        return (shape[:1], shape[1:]) if len(shape) >= 2 else ((), shape)
+    if isinstance(latent_ndim, bool) or not isinstance(latent_ndim, (int, np.integer)):
+        raise TypeError(f"latent_ndim must be an int or None, got {type(latent_ndim).__name__}")
+    k = int(latent_ndim)
+    if k < 1:
+        raise ValueError(f"latent_ndim must be >= 1, got {k}")
+    if not k <= len(shape) <= k + 1:
+        raise ValueError(f"with latent_ndim={k}, {name} must have {k} dimensions (one latent) or {k + 1} "
+                         f"(a batch), got shape {shape}")
+    return shape[: len(shape) - k], shape[len(shape) - k:]
+
+
+def _on_flat_rows(run: Any, inner_shape: tuple[int, ...], latent: tuple[int, ...], out: Any, what: str) -> Array:
+    """Runs a row op whose flat output has ``inner_shape`` (last axis ``prod(latent)``) and
+    returns it shaped ``(..., *latent)``: into ``out`` (checked against that shape) through a
+    flat view when one exists without a copy, else through a scratch result."""
+    public = inner_shape[:-1] + latent
+    if out is None:
+        return run(None).reshape(public)
+    if shape_of(out) != public:
+        raise ValueError(f"out must have shape {public} for {what}, got {shape_of(out)}")
+    try:
+        if isinstance(out, np.ndarray):
+            view = out.view()
+            view.shape = inner_shape
+        else:
+            view = out.view(inner_shape)
+    except (AttributeError, RuntimeError, ValueError):
+        view = None
+    if view is not None:
+        run(view)
+    else:
+        out[...] = run(None).reshape(public)
+    return out
+
+
+def _flat_shape(leading: tuple[int, ...], latent: tuple[int, ...]) -> tuple[int, ...]:
+    return (*leading, int(np.prod(latent, dtype=np.int64)))
+
+
+def _is_flat(latent: tuple[int, ...], latent_ndim: Any) -> bool:
+    return latent_ndim is None and len(latent) == 1
+
+
+def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any, latent_ndim: Any) -> Array:
     code = method_code(method)
     kind = check_data([("a", a), ("b", b)])
     tt = coefficients("t", t, a, kind)
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if a_shape != b_shape:
+        raise ValueError(f"a and b must have the same shape, got {a_shape} and {b_shape}")
+    leading, latent = _split_latent("a", a_shape, latent_ndim)
+    if _is_flat(latent, latent_ndim):
+        return _interpolate_rows(code, a, b, tt, out, kind)
+    flat = _flat_shape(leading, latent)
+    inner_shape = interp_layout(flat, flat, shape_of(tt))[-1]
+    return _on_flat_rows(lambda o: _interpolate_rows(code, a.reshape(flat), b.reshape(flat), tt, o, kind),
+                         inner_shape, latent, out, f"a of shape {a_shape} and t of shape {shape_of(tt)}")
+
+
+def _interpolate_rows(code: int, a: Array, b: Array, tt: Array, out: Any, kind: str) -> Array:
+    """Interpolation of flat latents, (D,) or (B, D), with ``tt`` already converted."""
     if needs_autograd(kind, (a, b, tt)):
         if out is not None:
             raise ValueError(_NO_OUT_WITH_GRAD)
         from . import torch_ops  # noqa: F401  (registers torch.ops.latentatlas.*)
 
-        return torch_module().ops.latentatlas.interpolate(a, b, tt, method_name(method))
+        name = next(n for n, c in METHODS.items() if c == code)
+        return torch_module().ops.latentatlas.interpolate(a, b, tt, name)
     B, D, Bt, T, out_shape = interp_layout(shape_of(a), shape_of(b), shape_of(tt))
     result = prepare_out(out, kind, a, out_shape, f"a of shape {shape_of(a)} and t of shape {shape_of(tt)}")
     if B * T * D:
@@ -65,7 +139,8 @@ def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any) -> Array:
     return result
 
 
-def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None,
+          latent_ndim: int | None = None) -> Array:
     """Spherical linear interpolation from ``a`` to ``b`` (the paper's slerp).
 
     The angle ω between the directions of ``a`` and ``b`` is computed accurately at every
@@ -78,10 +153,16 @@ def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
     interpolated linearly (lerp in one dimension). Never NaN for finite input.
 
     Args:
-        a, b: ``(D,)`` or ``(B, D)`` float32/float64 arrays or tensors of the same shape.
-        t: a float (result shaped like ``a``), ``(T,)`` (→ ``(T, D)`` or ``(B, T, D)``), or
-            ``(B, T)`` per-pair times with ``(B, D)`` inputs (→ ``(B, T, D)``).
+        a, b: float32/float64 arrays or tensors of the same shape: ``(D,)`` (one latent),
+            ``(B, D)``, or ``(B, *S)`` — a batch of latents of any shape ``S``, each one
+            vector of ``prod(S)`` numbers (the angle is between whole latents).
+        t: a float (result shaped like ``a``), ``(T,)`` (→ ``(T, D)`` or ``(B, T, *S)``), or
+            ``(B, T)`` per-pair times with batched inputs (→ ``(B, T, *S)``).
         out: optional preallocated output of the result's shape, kind and dtype.
+        latent_ndim: how many trailing dimensions form one latent. By default a 1-D
+            array is one latent and an array of two or more dimensions is a batch along
+            its first axis; ``latent_ndim=len(S)`` passes a single latent of shape ``S``
+            (e.g. ``latent_ndim=3`` for one ``(4, 64, 64)`` diffusion latent).
 
     Returns:
         The interpolated vectors, same kind, device and dtype as ``a``.
@@ -90,19 +171,21 @@ def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
         TypeError: non-float dtypes, mixed numpy/torch or mixed dtypes.
         ValueError: mismatched shapes, a bad ``t`` shape, NaN or Inf in any input.
     """
-    return _interpolate(a, b, t, "slerp", out)
+    return _interpolate(a, b, t, "slerp", out, latent_ndim)
 
 
-def lerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def lerp(a: Array, b: Array, t: Times, *, out: Array | None = None,
+         latent_ndim: int | None = None) -> Array:
     """Linear interpolation ``(1 − t)·a + t·b``, with the shapes and checks of :func:`slerp`.
 
     Computed in double precision and rounded once; t = 0 and t = 1 return the endpoints
     exactly.
     """
-    return _interpolate(a, b, t, "lerp", out)
+    return _interpolate(a, b, t, "lerp", out, latent_ndim)
 
 
-def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None,
+                   latent_ndim: int | None = None) -> Array:
     """Slerp in the Gaussian-CDF space, as in the paper's library.
 
     Elementwise ``u = Φ(a) − ½``, ``v = Φ(b) − ½``; ``s = slerp(u, v, t)`` with the edge-case
@@ -110,29 +193,50 @@ def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) ->
     [1e-300, 1 − 1e-300] so extrapolation stays finite (|z| ≲ 37). Shapes and checks as in
     :func:`slerp`; endpoints exact.
     """
-    return _interpolate(a, b, t, "slerp_gaussian", out)
+    return _interpolate(a, b, t, "slerp_gaussian", out, latent_ndim)
 
 
-def lerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def lerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None,
+                  latent_ndim: int | None = None) -> Array:
     """Linear interpolation in the Gaussian-CDF space: ``Φ⁻¹((1 − t)·Φ(a) + t·Φ(b))``.
 
     The upper tail is carried separately (``Φ(−x)``), so large values keep their precision;
     probabilities are clamped to 1e-300 so extrapolation stays finite. Shapes and checks
     as in :func:`slerp`; endpoints exact.
     """
-    return _interpolate(a, b, t, "lerp_gaussian", out)
+    return _interpolate(a, b, t, "lerp_gaussian", out, latent_ndim)
 
 
-def interpolate(a: Array, b: Array, t: Times, method: Method = "slerp", *, out: Array | None = None) -> Array:
+def interpolate(a: Array, b: Array, t: Times, method: Method = "slerp", *, out: Array | None = None,
+                latent_ndim: int | None = None) -> Array:
     """Interpolates with the named method: ``"slerp"`` (default), ``"lerp"``,
     ``"slerp_gaussian"`` or ``"lerp_gaussian"`` (hyphenated spellings accepted).
 
     See :func:`slerp` for shapes, ``out`` and errors; an unknown method is a ValueError.
     """
-    return _interpolate(a, b, t, method, out)
+    return _interpolate(a, b, t, method, out, latent_ndim)
 
 
-def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -> Array:
+def _vectors_like(z_shape: tuple[int, ...], v_shape: tuple[int, ...],
+                  latent_ndim: Any) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+    """For spatial latents: ``(z_flat, v_flat, S)``, the flat shapes the row ops take and
+    the latent shape; None for flat latents (the row ops' own rules and messages apply)."""
+    leading, latent = _split_latent("z", z_shape, latent_ndim)
+    if _is_flat(latent, latent_ndim):
+        return None
+    if v_shape == latent:
+        v_flat: tuple[int, ...] = _flat_shape((), latent)
+    elif v_shape[1:] == latent and len(v_shape) == len(latent) + 1:
+        v_flat = _flat_shape(v_shape[:1], latent)
+    else:
+        raise ValueError(f"vectors must be one latent of shape {latent} or (K, *{latent}), got shape {v_shape} "
+                         f"(z of shape {z_shape} is read as {'a batch of latents' if leading else 'one latent'} "
+                         f"of shape {latent}; pass latent_ndim= to say otherwise)")
+    return _flat_shape(leading, latent), v_flat, latent
+
+
+def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None,
+           latent_ndim: int | None = None) -> Array:
     """Moves latents along attribute vectors at several strengths.
 
     ``out[n, a] = z[n] + Σ_k alphas[a, k]·vectors[k]`` — attribute traversals, decoupled
@@ -140,14 +244,17 @@ def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -
     formed in double precision once per strength and added to every latent.
 
     Args:
-        z: ``(N, D)`` or ``(D,)`` latents.
-        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for a single one.
+        z: ``(N, D)`` or ``(D,)`` latents, or ``(N, *S)`` latents of any shape ``S``.
+        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for a single one (``(K, *S)``
+            or ``S`` for latents of shape ``S``).
         alphas: ``(A, K)`` strengths (``(A,)`` with a single vector); numbers, sequences or
             arrays/tensors of z's kind, converted to z's dtype.
         out: optional preallocated ``(N, A, D)`` (or ``(A, D)``) output.
+        latent_ndim: trailing dimensions of ``z`` that form one latent (see :func:`slerp`).
 
     Returns:
-        ``(N, A, D)``, or ``(A, D)`` for a single latent; same kind, device, dtype as ``z``.
+        ``(N, A, D)`` (``(N, A, *S)``), or ``(A, D)`` for a single latent; same kind,
+        device, dtype as ``z``.
 
     Raises:
         TypeError: non-float dtypes, mixed kinds or dtypes of z, vectors and out.
@@ -155,6 +262,17 @@ def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -
     """
     kind = check_data([("z", z), ("vectors", vectors)])
     al = coefficients("alphas", alphas, z, kind)
+    spatial = _vectors_like(shape_of(z), shape_of(vectors), latent_ndim)
+    if spatial is None:
+        return _offset_rows(z, vectors, al, out, kind)
+    z_flat, v_flat, latent = spatial
+    inner_shape = offset_layout(z_flat, v_flat, shape_of(al))[-1]
+    return _on_flat_rows(lambda o: _offset_rows(z.reshape(z_flat), vectors.reshape(v_flat), al, o, kind),
+                         inner_shape, latent, out, f"z of shape {shape_of(z)} and alphas of shape {shape_of(al)}")
+
+
+def _offset_rows(z: Array, vectors: Array, al: Array, out: Any, kind: str) -> Array:
+    """offset() on flat latents, with ``al`` already converted."""
     if needs_autograd(kind, (z, vectors, al)):
         if out is not None:
             raise ValueError(_NO_OUT_WITH_GRAD)
@@ -168,20 +286,23 @@ def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -
     return result
 
 
-def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | None = None) -> Array:
+def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | None = None,
+          latent_ndim: int | None = None) -> Array:
     """Dot products of latents with attribute vectors (AtDot scoring).
 
     Args:
-        z: ``(N, D)`` or ``(D,)`` latents.
-        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for one.
+        z: ``(N, D)`` or ``(D,)`` latents, or ``(N, *S)`` latents of any shape ``S``.
+        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for one (``(K, *S)`` or ``S``).
         normalize: cosine similarity instead of the dot product; a zero latent or vector
             scores 0 (never NaN).
         out: optional preallocated output.
+        latent_ndim: trailing dimensions of ``z`` that form one latent (see :func:`slerp`).
 
     Returns:
-        ``(N, K)`` scores (dimensions of 1-D inputs dropped: ``(N,)``, ``(K,)`` or a 0-d
-        array), same kind, device and dtype as ``z``. Sums that overflow are recomputed
-        exactly with scaled operands, so a finite answer is returned wherever one exists.
+        ``(N, K)`` scores (dimensions of a single latent or vector dropped: ``(N,)``,
+        ``(K,)`` or a 0-d array), same kind, device and dtype as ``z``. Sums that overflow
+        are recomputed exactly with scaled operands, so a finite answer is returned
+        wherever one exists.
 
     Raises:
         TypeError: non-float dtypes, mixed kinds or dtypes.
@@ -190,6 +311,9 @@ def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | Non
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
     kind = check_data([("z", z), ("vectors", vectors)])
+    spatial = _vectors_like(shape_of(z), shape_of(vectors), latent_ndim)
+    if spatial is not None:
+        z, vectors = z.reshape(spatial[0]), vectors.reshape(spatial[1])
     if needs_autograd(kind, (z, vectors)):
         if out is not None:
             raise ValueError(_NO_OUT_WITH_GRAD)
