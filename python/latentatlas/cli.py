@@ -21,7 +21,9 @@ from .commands import demo as _demo_command
 from .commands import edit as _edit_command
 from .commands import encode as _encode_command
 from .commands import info as _info_command
+from .commands import quality as _quality_command
 from .commands import sample as _sample_command
+from .commands import sheets as _sheets_command
 from .commands import train as _train_commands
 
 
@@ -73,10 +75,12 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _train_commands.register,
     _encode_command.register,
     _sample_command.register,
+    _sheets_command.register,
     _atvec_command.register,
     _classify_command.register,
     _edit_command.register,
     _demo_command.register,
+    _quality_command.register,
     _register_bench,
 ]
 
