@@ -449,7 +449,7 @@ def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
     assert struct.unpack("<8sII", raw[:16])[1] == 2 and header_of(raw)[0]["reduce_dim"] == 4
     loaded = NeighborIndex.load(path)
     assert loaded.reduce_dim == 4 and len(loaded) == 500 and "reduce_dim=4" in repr(loaded)
-    np.testing.assert_array_equal(loaded._basis, index._basis)  # the projection travels in the file
+    np.testing.assert_array_equal(loaded._variant.basis, index._variant.basis)  # the projection travels in the file
     for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
         np.testing.assert_array_equal(a, b)
     assert loaded.add(x[:2]).tolist() == [600, 601]
@@ -487,9 +487,9 @@ def test_reduced_index_many_small_adds(tmp_path):
     np.testing.assert_array_equal(index.query(q, 5, exact=True)[0], np.argsort(ref, axis=1, kind="stable")[:, :5])
     index.save(tmp_path / "small.laidx")
     loaded = NeighborIndex.load(tmp_path / "small.laidx")
-    np.testing.assert_array_equal(loaded._row_ids, np.arange(700))
+    np.testing.assert_array_equal(loaded._variant.row_ids, np.arange(700))
     unit = x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
-    np.testing.assert_allclose(loaded._vectors, unit, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(loaded._variant.vectors, unit, rtol=1e-6, atol=1e-7)
     for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
         np.testing.assert_array_equal(a, b)
 
