@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -19,20 +20,41 @@ def test_importing_the_cli_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+#: Every subcommand the README documents, in the order ``latentatlas --help`` lists them.
+COMMANDS = ["info", "train", "encode", "sample", "sheets", "atvec", "classify", "edit", "demo", "quality", "bench"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    """The names in the subcommand list of ``latentatlas --help``: the lines under
+    ``COMMAND`` indented by four spaces (a help text that wraps is indented further)."""
+    lines = help_text.splitlines()
+    start = lines.index("  COMMAND") + 1
+    names = []
+    for line in lines[start:]:
+        match = re.match(r"^ {4}(\S+)(?: {2,}|$)", line)
+        if match:
+            names.append(match.group(1))
+        elif not line.startswith(" " * 5):  # the end of the list
+            break
+    return names
+
+
 def test_help_lists_every_subcommand(capsys):
     assert cli.main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for name in ("info", "train", "encode", "sample", "atvec", "classify", "edit", "bench"):
-        assert name in out
+    listed = _listed_commands(capsys.readouterr().out)
+    registered = list(next(a for a in cli.build_parser()._actions
+                           if isinstance(a, argparse._SubParsersAction)).choices)
+    assert listed == registered == COMMANDS
 
 
-@pytest.mark.parametrize("argv", [["info"], ["train"], ["demo"], ["bench"], ["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
-                                  ["sample", "grid"], ["sample", "strips"], ["sample", "jdiagram"],
-                                  ["sample", "mine"], ["sample", "walk"]])
+@pytest.mark.parametrize("argv", [[c] for c in COMMANDS] + [["sample", kind] for kind in
+                                                             ("random", "grid", "strips", "jdiagram", "mine", "walk")])
 def test_every_subcommand_has_help_with_an_example(capsys, argv):
     assert cli.main([*argv, "--help"]) == 0
     out = capsys.readouterr().out
-    assert "examples:\n  latentatlas " + argv[0] in out
+    command = " ".join(argv)
+    assert out.startswith(f"usage: latentatlas {command} ")  # the subcommand's own help, not the top level's
+    assert re.search(rf"^examples:\n  latentatlas {command}\b", out, re.M)
 
 
 def test_shipped_names_come_from_the_models_package():

@@ -1,33 +1,52 @@
-"""The one place that converts and validates arrays, tensors, integers and image batches.
+"""The one conversion and validation layer for arrays, tensors, integers and image batches.
 
-Every module that takes user data (ops, grids, sampling, render, attributes, AtDot, the
-models, the data sets) checks it here, so one input gets one wording of one rule wherever
-it enters. A leaf module: it imports numpy only; torch is looked up in ``sys.modules``
-(a tensor cannot exist unless torch was imported) or imported inside the one function
-that makes tensors, so importing this module never imports torch.
+The ops accept numpy arrays or torch tensors and return the same kind; every other module
+that takes user data (grids, sampling, render, attributes, AtDot, the models, the data
+sets, the neighbour index) converts and checks it here too, so one input gets one wording
+of one rule wherever it enters. Torch is looked up in ``sys.modules`` (a tensor cannot
+exist unless torch was imported) or imported inside the functions that make tensors, so
+importing this module never imports torch. Each check raises the message users see:
+``TypeError`` for kinds and dtypes, ``ValueError`` for shapes, devices and values, naming
+the argument.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+
+from ._contract import FLOAT_DTYPES
 
 __all__ = [
     "is_int",
     "is_number",
     "check_int",
+    "torch_module",
     "is_tensor",
+    "is_compiling",
+    "kind_of",
+    "kind_word",
+    "dtype_name",
+    "shape_of",
     "to_numpy",
     "as_numpy",
+    "numpy_view",
     "finite_floats",
+    "check_data",
+    "coefficients",
+    "needs_autograd",
+    "prepare_out",
+    "check_finite_tensors",
     "check_images",
     "map_rows",
     "run_batched",
     "IMAGE_DTYPE_HINT",
 ]
+
+Array = Any  # numpy.ndarray or torch.Tensor
 
 #: Appended to the dtype error of an image batch: the usual cause is uint8 pixels.
 IMAGE_DTYPE_HINT = " (images are floats in [0, 1]: divide uint8 images by 255)"
@@ -64,10 +83,47 @@ def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -
 # ----------------------------------------------------------------------------- arrays and tensors
 
 
+def torch_module() -> Any:
+    """The torch module (imported on first use)."""
+    import torch
+
+    return torch
+
+
 def is_tensor(x: Any) -> bool:
     """Whether ``x`` is a torch tensor, without importing torch."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
+
+
+def is_compiling() -> bool:
+    """Whether torch.compile is tracing the current call (False when torch is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()
+
+
+def kind_of(name: str, x: Any) -> str:
+    """``"numpy"`` or ``"torch"``; anything else is a TypeError naming ``name``."""
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    if is_tensor(x):
+        return "torch"
+    raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def kind_word(kind: str) -> str:
+    """The words for a kind in messages."""
+    return "numpy array" if kind == "numpy" else "torch tensor"
+
+
+def dtype_name(x: Array) -> str:
+    """``"float32"`` etc. for numpy arrays and torch tensors alike."""
+    return str(x.dtype).replace("torch.", "")
+
+
+def shape_of(x: Array) -> tuple[int, ...]:
+    """The shape as a tuple of Python ints."""
+    return tuple(int(s) for s in x.shape)
 
 
 def _tensor_to_numpy(t: Any) -> np.ndarray:
@@ -86,11 +142,7 @@ def _tensor_to_numpy(t: Any) -> np.ndarray:
 def to_numpy(x: Any, name: str) -> np.ndarray:
     """A numpy array as is, or a torch tensor (any device) as numpy; anything else is a
     TypeError naming ``name`` (for inputs that must already be arrays)."""
-    if is_tensor(x):
-        return _tensor_to_numpy(x)
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
-    return x
+    return x if kind_of(name, x) == "numpy" else _tensor_to_numpy(x)
 
 
 def as_numpy(x: Any, dtype: Any = None) -> np.ndarray:
@@ -110,6 +162,146 @@ def finite_floats(x: Any, name: str, hint: str = "") -> np.ndarray:
     if x.size and not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf")
     return x
+
+
+def numpy_view(x: Array) -> np.ndarray:
+    """A numpy view of a CPU array or tensor (no copy), unit-stride in its last dimension
+    (copied only when it is not)."""
+    if not isinstance(x, np.ndarray):
+        x = _tensor_to_numpy(x)
+    if x.ndim and x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
+        x = np.ascontiguousarray(x)
+    return x
+
+
+# ----------------------------------------------------------------------------- the ops' inputs and outputs
+
+
+def check_data(pairs: Sequence[tuple[str, Array]]) -> str:
+    """Checks that the data arguments share one kind, one float dtype and one device.
+
+    Args:
+        pairs: ``(name, array)`` for each data argument, the first one the reference.
+
+    Returns:
+        The kind, ``"numpy"`` or ``"torch"``.
+
+    Raises:
+        TypeError: not an array/tensor, a non-float dtype, mixed kinds or dtypes, complex
+            or sparse tensors.
+        ValueError: tensors on different devices.
+    """
+    first_name, first = pairs[0]
+    kind = kind_of(first_name, first)
+    dtype = dtype_name(first)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{first_name} must be float32 or float64, got {dtype}")
+    for name, x in pairs[1:]:
+        other = kind_of(name, x)
+        if other != kind:
+            raise TypeError(f"{name} is a {kind_word(other)} but {first_name} is a {kind_word(kind)}; "
+                            "do not mix numpy and torch in one call")
+        if dtype_name(x) != dtype:
+            raise TypeError(f"{name} must have the dtype of {first_name} ({dtype}), got {dtype_name(x)}")
+        if kind == "torch" and x.device != first.device:
+            raise ValueError(f"{name} is on {x.device} but {first_name} is on {first.device}")
+    if kind == "torch":
+        for name, x in pairs:
+            if x.is_complex() or x.layout != torch_module().strided:
+                raise TypeError(f"{name} must be a dense real tensor")
+    return kind
+
+
+def coefficients(name: str, value: Any, like: Array, kind: str) -> Array:
+    """``t`` or ``alphas`` as an array/tensor of ``like``'s kind, dtype (and device).
+
+    Numbers, sequences, and arrays/tensors of the data's kind (integer, bool or float) are
+    accepted and converted to the data dtype.
+
+    Raises:
+        TypeError: the other kind than the data, or values that are not real numbers.
+        ValueError: NaN or Inf.
+    """
+    if kind == "numpy":
+        if is_tensor(value):
+            raise TypeError(f"{name} is a torch tensor but the data are numpy arrays; do not mix them")
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a number or an array of numbers") from exc
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+                                       or arr.dtype == np.bool_):
+            raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(like.dtype, copy=False)
+        if arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or Inf")
+        return arr
+    torch = torch_module()
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"{name} is a numpy array but the data are torch tensors; do not mix them")
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise TypeError(f"{name} must be real numbers, got {value.dtype}")
+        ten = value.to(device=like.device, dtype=like.dtype)
+    else:
+        try:
+            ten = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be a number or a sequence of numbers") from exc
+    if ten.numel() and not is_compiling() and not bool(torch.isfinite(ten).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return ten
+
+
+def needs_autograd(kind: str, arrays: Sequence[Array]) -> bool:
+    """Whether a call must go through the torch custom ops: a tensor that requires grad
+    (with grad mode on), or any call while torch.compile traces."""
+    if kind != "torch":
+        return False
+    torch = torch_module()
+    if torch.compiler.is_compiling():
+        return True
+    return torch.is_grad_enabled() and any(x.requires_grad for x in arrays)
+
+
+def prepare_out(out: Any, kind: str, like: Array, shape: tuple[int, ...], what: str) -> Array:
+    """A new output of ``shape`` (``like``'s kind, dtype and device), or ``out`` checked.
+
+    Raises:
+        TypeError: ``out`` of another kind or dtype.
+        ValueError: ``out`` of another shape (``what`` says what the shape follows from),
+            on another device, requiring grad, or read-only.
+    """
+    if out is None:
+        if kind == "numpy":
+            return np.empty(shape, dtype=like.dtype)
+        return torch_module().empty(shape, dtype=like.dtype, device=like.device)
+    if kind_of("out", out) != kind:
+        raise TypeError(f"out must be a {kind_word(kind)} like the inputs, got a {kind_word(kind_of('out', out))}")
+    if dtype_name(out) != dtype_name(like):
+        raise TypeError(f"out must have dtype {dtype_name(like)}, got {dtype_name(out)}")
+    if shape_of(out) != shape:
+        raise ValueError(f"out must have shape {shape} for {what}, got {shape_of(out)}")
+    if kind == "torch":
+        if out.device != like.device:
+            raise ValueError(f"out is on {out.device} but the inputs are on {like.device}")
+        if out.requires_grad:
+            raise ValueError("out must not require grad")
+    elif not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def check_finite_tensors(pairs: Sequence[tuple[str, Array]]) -> None:
+    """ValueError naming the first tensor that holds NaN or Inf (for the backends whose
+    kernels cannot report it)."""
+    torch = torch_module()
+    for name, x in pairs:
+        if x.numel() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or Inf")
+
+
+# ----------------------------------------------------------------------------- images
 
 
 def check_images(images: Any, name: str = "images", *, dtype: Any = np.float32, single: bool = False,
@@ -186,7 +378,7 @@ def run_batched(fn: Callable[[Any], Any], x: np.ndarray, batch_size: int, *, dev
     ``torch.no_grad()``; each result (array or tensor, any device) comes back as float32
     numpy, and the blocks are concatenated. Row counts are checked as in :func:`map_rows`.
     """
-    import torch
+    torch = torch_module()
 
     def call(block: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))

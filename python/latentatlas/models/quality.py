@@ -1,4 +1,4 @@
-"""Quality bars for the shipped models, reproducible with ``python -m latentatlas.models.quality``.
+"""Quality bars for the shipped models, reproducible with ``latentatlas quality``.
 
 - Digits: a logistic regression trained on the real training digits classifies the
   model's reconstructions of the test split (the blog's way of quantifying generated
@@ -9,10 +9,7 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,20 +91,3 @@ def evaluate_shipped(*, sheet_dir: str | Path | None = None, n_shapes: int = 200
         report["shapes-vae"]["recon_sheet"] = str(image_sheet_png(pair, Path(sheet_dir) / "shapes-vae-recon.png", scale=3))
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the quality report as JSON; exit status 1 if a bar is missed."""
-    parser = argparse.ArgumentParser(prog="python -m latentatlas.models.quality", description=__doc__)
-    parser.add_argument("--sheets", type=Path, help="folder to write sample / reconstruction sheets (PNG)")
-    parser.add_argument("--n-shapes", type=int, default=2000, help="fresh shapes images to score")
-    args = parser.parse_args(argv)
-    if args.sheets is not None:
-        args.sheets.mkdir(parents=True, exist_ok=True)
-    report = evaluate_shipped(sheet_dir=args.sheets, n_shapes=args.n_shapes)
-    print(json.dumps(report, indent=2))
-    ok = all(v.get("passes", True) for v in report.values() if isinstance(v, dict))
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
