@@ -99,5 +99,7 @@ def test_atdot_errors():
         atdot.best_threshold(np.array([np.nan, 1.0]), np.array([0, 1]))
     with pytest.raises(ValueError, match=r"vectors must be \(K, D\)"):
         AtDot().fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), vectors=np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="bins must be a positive integer"):
+    with pytest.raises(ValueError, match="bins must be >= 1, got 0"):
         atdot.score_histogram(np.zeros(3), np.array([0, 1, 0]), bins=0)
+    with pytest.raises(TypeError, match="bins must be an int, got str"):
+        atdot.score_histogram(np.zeros(3), np.array([0, 1, 0]), bins="auto")

@@ -173,7 +173,7 @@ def test_synthetic_vector_is_the_encoded_mean_difference():
         at.synthetic(model, x, lambda im: im[:, :, :2])
     with pytest.raises(TypeError, match="has no encode"):
         at.synthetic(object(), x)
-    with pytest.raises(ValueError, match=r"images must be \(N, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"images must be NCHW \(N, C, H, W\), got shape \(1, 4, 4\)"):
         at.synthetic(model, x[0])
     with pytest.raises(ValueError, match="sigma must be a positive number"):
         at.gaussian_blur(x, 0)

@@ -19,20 +19,14 @@ from latentatlas.bench import _common
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_json_safe_turns_non_finite_and_numpy_values_into_json():
-    data = {"a": float("nan"), "b": [np.float32(1.5), (np.int64(3), float("-inf"))], "c": {"d": np.bool_(True)},
-            "e": "text", "f": None, "g": 2.0}
-    safe = _common.json_safe(data)
-    assert safe == {"a": None, "b": [1.5, [3, None]], "c": {"d": True}, "e": "text", "f": None, "g": 2.0}
-    assert type(safe["b"][0]) is float and type(safe["b"][1][0]) is int and type(safe["c"]["d"]) is bool
-    json.dumps(safe, allow_nan=False)
-
-
-def test_write_json_is_atomic_and_creates_the_folder(tmp_path):
+def test_write_json_is_strict_atomic_and_creates_the_folder(tmp_path):
     path = tmp_path / "deep" / "er" / "out.json"
-    written = _common.write_json(path, {"x": float("inf"), "y": [np.float64(0.25)]})
+    data = {"a": float("nan"), "b": [np.float32(1.5), (np.int64(3), float("-inf"))], "c": {"d": np.bool_(True)},
+            "e": "text", "f": None, "g": np.float64(0.25)}
+    written = _common.write_json(path, data)
     assert written == str(path.resolve())
-    assert json.loads(path.read_text()) == {"x": None, "y": [0.25]}
+    assert json.loads(path.read_text()) == {"a": None, "b": [1.5, [3, None]], "c": {"d": True}, "e": "text",
+                                            "f": None, "g": 0.25}
     assert os.listdir(path.parent) == ["out.json"]
 
 

@@ -1,4 +1,4 @@
-"""The core subcommands of the latentatlas command: info and bench."""
+"""The core subcommands of the latentatlas command: info, quality, sheets and bench."""
 
 from __future__ import annotations
 
@@ -20,6 +20,28 @@ def test_info_json_matches_backend_info(capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["version"] == la.__version__
     assert info["cuda_built"] == la.backend_info()["cuda_built"]
+
+
+def test_quality_prints_the_report_and_fails_on_a_missed_bar(monkeypatch, tmp_path, capsys):
+    from latentatlas.models import quality
+
+    calls = []
+    report = {"classifier_on_real_test": 0.95, "digits-vae": {"recon_accuracy": 0.9, "bar": 0.85, "passes": True}}
+    monkeypatch.setattr(quality, "evaluate_shipped", lambda **kw: calls.append(kw) or report)
+    assert cli.main(["quality", "--n-shapes", "300", "--sheets", str(tmp_path / "sheets")]) == 0
+    assert json.loads(capsys.readouterr().out) == report
+    assert calls == [{"sheet_dir": tmp_path / "sheets", "n_shapes": 300}] and (tmp_path / "sheets").is_dir()
+    report["digits-vae"]["passes"] = False
+    assert cli.main(["quality"]) == 1
+    assert calls[-1] == {"sheet_dir": None, "n_shapes": 2000}
+
+
+def test_quality_and_sheets_errors_are_one_line(capsys, tmp_path):
+    assert cli.main(["quality", "--n-shapes", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    assert cli.main(["sheets", "--model", "digits-vae", "--out", str(tmp_path), "--rows", "1"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("latentatlas sheets: error: ") and "rows" in err[0]
 
 
 def test_bad_arguments_are_one_line_and_nonzero(capsys):

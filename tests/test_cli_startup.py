@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -19,26 +20,50 @@ def test_importing_the_cli_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+#: Every subcommand the README documents, in the order ``latentatlas --help`` lists them.
+COMMANDS = ["info", "train", "encode", "sample", "sheets", "atvec", "classify", "edit", "demo", "quality", "bench"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    """The names in the subcommand list of ``latentatlas --help``: the lines under
+    ``COMMAND`` indented by four spaces (a help text that wraps is indented further)."""
+    lines = help_text.splitlines()
+    start = lines.index("  COMMAND") + 1
+    names = []
+    for line in lines[start:]:
+        match = re.match(r"^ {4}(\S+)(?: {2,}|$)", line)
+        if match:
+            names.append(match.group(1))
+        elif not line.startswith(" " * 5):  # the end of the list
+            break
+    return names
+
+
 def test_help_lists_every_subcommand(capsys):
     assert cli.main(["--help"]) == 0
-    out = capsys.readouterr().out
-    for name in ("info", "train", "encode", "sample", "atvec", "classify", "edit", "bench"):
-        assert name in out
+    listed = _listed_commands(capsys.readouterr().out)
+    registered = list(next(a for a in cli.build_parser()._actions
+                           if isinstance(a, argparse._SubParsersAction)).choices)
+    assert listed == registered == COMMANDS
 
 
-@pytest.mark.parametrize("argv", [["info"], ["train"], ["demo"], ["bench"], ["encode"], ["atvec"], ["classify"], ["edit"], ["sample"], ["sample", "random"],
-                                  ["sample", "grid"], ["sample", "strips"], ["sample", "jdiagram"],
-                                  ["sample", "mine"], ["sample", "walk"]])
+@pytest.mark.parametrize("argv", [[c] for c in COMMANDS] + [["sample", kind] for kind in
+                                                             ("random", "grid", "strips", "jdiagram", "mine", "walk")])
 def test_every_subcommand_has_help_with_an_example(capsys, argv):
     assert cli.main([*argv, "--help"]) == 0
     out = capsys.readouterr().out
-    assert "examples:\n  latentatlas " + argv[0] in out
+    command = " ".join(argv)
+    assert out.startswith(f"usage: latentatlas {command} ")  # the subcommand's own help, not the top level's
+    assert re.search(rf"^examples:\n  latentatlas {command}\b", out, re.M)
 
 
-def test_shipped_names_match_the_models_package():
+def test_shipped_names_come_from_the_models_package():
     import latentatlas as la
 
-    assert _common.SHIPPED_MODELS == la.models.SHIPPED
+    assert _common.SHIPPED is la.models.SHIPPED
+    parser = argparse.ArgumentParser()
+    _common.add_model_argument(parser)
+    assert all(name in parser.format_help() for name in la.models.SHIPPED)
 
 
 def test_negative_number_lists_are_values():
@@ -53,3 +78,16 @@ def test_negative_number_lists_are_values():
 def test_float_lists_reject_non_finite_and_junk(text):
     with pytest.raises(argparse.ArgumentTypeError):
         _common.float_list(text)
+
+
+def test_integer_lists_check_their_minimum():
+    assert _common.int_list("0,5,9") == (0, 5, 9)
+    assert _common.positive_int_list("256,128") == (256, 128)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected non-negative integers, got '-1,2'"):
+        _common.int_list("-1,2")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected positive integers, got '8,0'"):
+        _common.positive_int_list("8,0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected integers >= 3, got '2'"):
+        _common.int_list("2", minimum=3)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected comma-separated integers"):
+        _common.positive_int_list("8,,")

@@ -41,10 +41,13 @@ def test_dataset_subset_by_split_and_mask():
 @pytest.mark.parametrize(
     "overrides, exc, match",
     [
-        ({"images": np.zeros((4, 2, 2), np.float32)}, ValueError, "images must have shape"),
+        ({"images": np.zeros((4, 2, 2), np.float32)}, ValueError, r"images must be NCHW \(N, C, H, W\), got shape \(4, 2, 2\)"),
+        ({"images": np.zeros((4, 2, 2, 2), np.float32)}, ValueError, "1 or 3 channels"),
+        ({"images": np.zeros((4, 1, 0, 2), np.float32)}, ValueError, "empty images"),
+        ({"images": [[0.5]]}, TypeError, "images must be a numpy array, got list"),
         ({"images": np.zeros((4, 1, 2, 2), np.float64)}, TypeError, "float32"),
-        ({"images": np.full((4, 1, 2, 2), 1.5, np.float32)}, ValueError, r"within \[0, 1\]"),
-        ({"images": np.full((4, 1, 2, 2), np.nan, np.float32)}, ValueError, "finite"),
+        ({"images": np.full((4, 1, 2, 2), 1.5, np.float32)}, ValueError, r"within \[0, 1\], got range \[1.5, 1.5\]"),
+        ({"images": np.full((4, 1, 2, 2), np.nan, np.float32)}, ValueError, "images contains NaN or Inf"),
         ({"labels": np.zeros((3, 2))}, ValueError, "labels must have shape"),
         ({"labels": np.full((4, 2), 2)}, ValueError, "only 0 and 1"),
         ({"label_names": ["a"]}, ValueError, "label_names has 1 names"),
@@ -90,6 +93,20 @@ def test_load_digits_matches_sklearn():
     # Same seed, same split; other seed, other split.
     np.testing.assert_array_equal(lad.load_digits(seed=0).split, ds.split)
     assert (lad.load_digits(seed=1).split != ds.split).any()
+
+
+def test_one_digit_classifier_for_quality_experiments_and_demo():
+    from latentatlas import experiments
+    from latentatlas.data.digits import digit_classifier
+    from latentatlas.models import quality
+
+    assert experiments.digit_classifier is digit_classifier and quality.digit_classifier is digit_classifier
+    digits = lad.load_digits()
+    test = digits.subset("test")
+    clf = digit_classifier(digits)
+    assert clf.score(test.images.reshape(len(test), -1), test.classes) > 0.9
+    with pytest.raises(ValueError, match="needs class ids; the data set 'shapes' has none"):
+        digit_classifier(lad.make_shapes(10, seed=0))
 
 
 def test_load_digits_bad_fractions():
@@ -149,9 +166,12 @@ def test_make_shapes_errors(kwargs, match):
         lad.make_shapes(10, **kwargs)
 
 
-@pytest.mark.parametrize("n", [0, -3, 2.5, True])
-def test_make_shapes_bad_n(n):
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+@pytest.mark.parametrize("n, exc, match", [(0, ValueError, "n must be >= 1, got 0"),
+                                           (-3, ValueError, "n must be >= 1, got -3"),
+                                           (2.5, TypeError, "n must be an int, got float"),
+                                           (True, TypeError, "n must be an int, got bool")])
+def test_make_shapes_bad_n(n, exc, match):
+    with pytest.raises(exc, match=match):
         lad.make_shapes(n)
 
 
@@ -224,8 +244,9 @@ def test_measurements_accept_torch_single_images_and_blank():
         (np.zeros((2, 8, 8)), ValueError, "1 or 3 channels"),
         (np.zeros((8, 8)), ValueError, r"\(N, C, H, W\)"),
         (np.full((1, 1, 4, 4), np.nan), ValueError, "NaN"),
-        (np.zeros((1, 1, 4, 4), dtype=object), TypeError, "numeric dtype"),
-        ([[1.0]], TypeError, "numpy array or torch tensor"),
+        (np.zeros((1, 1, 4, 4), dtype=object), TypeError, "float32 or float64, got object"),
+        (np.zeros((1, 1, 4, 4), dtype=np.uint8), TypeError, "divide uint8 images by 255"),
+        ([[1.0]], TypeError, "numpy array or a torch tensor"),
     ],
 )
 def test_measure_errors(images, exc, match):

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentatlas import cli, demo
+from latentatlas import cli
+from latentatlas.report import Figure, Number, Section, Table, format_value, lookup, run_demo, write_report
 
 EXPECTED_FILES = [
     "norm_along_path.png", "strips_vae.png", "strips_gan.png", "j_diagram_vae.png", "j_diagram_gan.png",
@@ -70,7 +71,7 @@ class _Page(HTMLParser):
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "report"
     log = io.StringIO()
-    info = demo.run_demo(out, fast=True, seed=0, stream=log)
+    info = run_demo(out, fast=True, seed=0, stream=log)
     page = _Page()
     page.feed((out / "index.html").read_text(encoding="utf-8"))
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -122,8 +123,8 @@ def test_numbers_in_the_page_are_those_in_results_json(report):
     assert len(cells) > 150
     assert {key.split(".")[0] for key, _, _ in cells} == set(SECTIONS)
     for key, scale, text in cells:
-        value = demo.lookup(results, key)
-        assert text == demo.format_value(value, scale, "%" if text.endswith("%") else ""), key
+        value = lookup(results, key)
+        assert text == format_value(value, scale, "%" if text.endswith("%") else ""), key
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             shown = float(text.rstrip("%"))
             assert math.isclose(shown, value * scale, rel_tol=1e-3, abs_tol=0.051), (key, text, value)
@@ -276,50 +277,50 @@ def test_render_html_escapes_text_and_rejects_unknown_keys(tmp_path):
     from PIL import Image
 
     Image.new("L", (4, 3), 128).save(tmp_path / "a.png")
-    sec = demo.Section("s<1>", "Title <b>&", "One \"sentence\" <script>", [demo.Figure("a.png", 4, 3, "alt <x>")],
-                       [demo.Number("n <i>", "s.v", 100.0, "%")],
-                       [demo.Table("t", ["row", "value"], [("r & s", ["s.v"])])])
-    index, results = demo.write_report(tmp_path, [sec], {"s": {"v": 0.5}}, title="<T>", subtitle="&")
+    sec = Section("s<1>", "Title <b>&", "One \"sentence\" <script>", [Figure("a.png", 4, 3, "alt <x>")],
+                       [Number("n <i>", "s.v", 100.0, "%")],
+                       [Table("t", ["row", "value"], [("r & s", ["s.v"])])])
+    index, results = write_report(tmp_path, [sec], {"s": {"v": 0.5}}, title="<T>", subtitle="&")
     text = Path(index).read_text(encoding="utf-8")
     assert "<script>" not in text and "&lt;script&gt;" in text and "Title &lt;b&gt;&amp;" in text
     assert 'alt="alt &lt;x&gt;" width="4" height="3"' in text and ">50.0%</td>" in text
     assert json.loads(Path(results).read_text()) == {"s": {"v": 0.5}}
     with pytest.raises(ValueError, match=r"results has no 's.w'"):
-        demo.write_report(tmp_path, [demo.Section("s", "T", "x", [], [demo.Number("n", "s.w")])], {"s": {"v": 1}})
+        write_report(tmp_path, [Section("s", "T", "x", [], [Number("n", "s.w")])], {"s": {"v": 1}})
     with pytest.raises(ValueError, match="must be relative"):
-        demo.write_report(tmp_path, [demo.Section("s", "T", "x", [demo.Figure("/etc/a.png", 1, 1, "a")])], {})
+        write_report(tmp_path, [Section("s", "T", "x", [Figure("/etc/a.png", 1, 1, "a")])], {})
     with pytest.raises(ValueError, match="was not written"):
-        demo.write_report(tmp_path, [demo.Section("s", "T", "x", [demo.Figure("b.png", 1, 1, "a")])], {})
+        write_report(tmp_path, [Section("s", "T", "x", [Figure("b.png", 1, 1, "a")])], {})
     with pytest.raises(ValueError, match="does not exist"):
-        demo.write_report(tmp_path / "nope", [], {})
+        write_report(tmp_path / "nope", [], {})
     with pytest.raises(ValueError, match="has 2 values for 1 value columns"):
-        demo.write_report(tmp_path, [demo.Section("s", "T", "x", tables=[
-            demo.Table("t", ["row", "v"], [("r", ["s.v", "s.v"])])])], {"s": {"v": 1}})
+        write_report(tmp_path, [Section("s", "T", "x", tables=[
+            Table("t", ["row", "v"], [("r", ["s.v", "s.v"])])])], {"s": {"v": 1}})
 
 
 def test_lookup_and_format_value():
     res = {"a": {"b": [1, {"c": 0.123456}]}, "n": None}
-    assert demo.lookup(res, "a.b.1.c") == 0.123456 and demo.lookup(res, "a.b.0") == 1
+    assert lookup(res, "a.b.1.c") == 0.123456 and lookup(res, "a.b.0") == 1
     with pytest.raises(ValueError, match="list index '5'"):
-        demo.lookup(res, "a.b.5")
+        lookup(res, "a.b.5")
     with pytest.raises(TypeError, match="non-empty string"):
-        demo.lookup(res, 3)
-    assert demo.format_value(0.123456) == "0.1235" and demo.format_value(0.9671, 100.0, "%") == "96.7%"
-    assert demo.format_value(45) == "45" and demo.format_value(None) == "–" and demo.format_value(True) == "yes"
-    assert demo.format_value(float("nan")) == "–" and demo.format_value("1→0 (8)") == "1→0 (8)"
+        lookup(res, 3)
+    assert format_value(0.123456) == "0.1235" and format_value(0.9671, 100.0, "%") == "96.7%"
+    assert format_value(45) == "45" and format_value(None) == "–" and format_value(True) == "yes"
+    assert format_value(float("nan")) == "–" and format_value("1→0 (8)") == "1→0 (8)"
 
 
 def test_run_demo_argument_errors(tmp_path):
     with pytest.raises(TypeError, match="out_dir must be a path"):
-        demo.run_demo(3)
+        run_demo(3)
     with pytest.raises(TypeError, match="fast must be True or False"):
-        demo.run_demo(tmp_path, fast="yes")
+        run_demo(tmp_path, fast="yes")
     with pytest.raises(TypeError, match="seed must be an integer"):
-        demo.run_demo(tmp_path, seed=1.5)
+        run_demo(tmp_path, seed=1.5)
     with pytest.raises(ValueError, match="seed must be >= 0"):
-        demo.run_demo(tmp_path, seed=-1)
+        run_demo(tmp_path, seed=-1)
     with pytest.raises(ValueError, match="unknown device"):
-        demo.run_demo(tmp_path, device="bogus")
+        run_demo(tmp_path, device="bogus")
 
 
 def test_demo_help(capsys):

@@ -108,17 +108,3 @@ def test_experiment_errors(digits):
     with pytest.raises(ValueError, match="asked for #999"):
         ex.move_sample(model, digits, 7, (6, 0), index=999)
 
-
-def test_main_prints_and_writes_the_figures(tmp_path, capsys):
-    import json
-
-    path = tmp_path / "figures.json"
-    assert ex.main(["--n", "600", "--json", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "correlated_labels:" in out and "AtDot on digits-gan latents" in out
-    data = json.loads(path.read_text())
-    assert set(data) == {"correlated_labels", "labelling_bias", "atdot", "centroid_walks"}
-    assert data["centroid_walks"]["pairs"] == 45
-    assert [r["attribute"] for r in data["atdot"]["digits-vae"]][-1] == "average"
-    with pytest.raises(SystemExit):
-        ex.main(["--n", "10"])

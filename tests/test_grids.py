@@ -522,17 +522,17 @@ def test_render_paper_sheets_writes_every_picture(tmp_path):
     assert sorted(os.listdir(tmp_path / "out")) == sorted(written)
 
 
-def test_sheets_main_with_a_shipped_model(tmp_path, monkeypatch, capsys):
+def test_sheets_command_with_a_shipped_model(tmp_path, monkeypatch, capsys):
     import types
 
     import latentatlas as la
-    from latentatlas import sheets
+    from latentatlas import cli
 
     model = LinearModel(6)
     # stand-ins for la.models.load / la.data.load_digits (set in the namespace, so the
     # lazy importer is not asked for the real modules)
     monkeypatch.setitem(vars(la), "models", types.SimpleNamespace(load=lambda name: model))
     monkeypatch.setitem(vars(la), "data", types.SimpleNamespace(load_digits=lambda: TinyDigits(model, 90)))
-    assert sheets.main(["--model", "digits-vae", "--out", str(tmp_path), "--rows", "3", "--cols", "3"]) == 0
+    assert cli.main(["sheets", "--model", "digits-vae", "--out", str(tmp_path), "--rows", "3", "--cols", "3"]) == 0
     out = capsys.readouterr().out
     assert out.count("wrote ") == 8 and str(tmp_path / "j_diagram.png") in out

@@ -84,8 +84,10 @@ def test_seeded_construction_is_deterministic_and_leaves_global_rng():
         (lambda m: m.encode(torch.zeros(1, 1, 8, 8, dtype=torch.complex64)), TypeError, "real numeric tensor"),
         (lambda m: m.decode(np.zeros((2, 4), np.float32)), ValueError, r"z must have shape \(N, 3\)"),
         (lambda m: m.decode(torch.tensor([[float("inf"), 0.0, 0.0]])), ValueError, "z contains NaN"),
-        (lambda m: m.decode(np.zeros((2, 3), np.float32), batch_size=0), ValueError, "batch_size must be a positive"),
-        (lambda m: m.sample(0), ValueError, "n must be a positive integer"),
+        (lambda m: m.decode(np.zeros((2, 3), np.float32), batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
+        (lambda m: m.decode(np.zeros((2, 3), np.float32), batch_size=2.0), TypeError, "batch_size must be an int"),
+        (lambda m: m.sample(0), ValueError, "n must be >= 1, got 0"),
+        (lambda m: m.sample(True), TypeError, "n must be an int, got bool"),
     ],
 )
 def test_encode_decode_errors(call, exc, match):
@@ -98,7 +100,7 @@ def test_encode_decode_errors(call, exc, match):
     [
         (lambda: VAE((2, 8, 8), 3), "1 or 3 channels"),
         (lambda: VAE((1, 8), 3), r"image_shape must be \(C, H, W\)"),
-        (lambda: VAE((1, 8, 8), 0), "latent_dim must be a positive integer"),
+        (lambda: VAE((1, 8, 8), 0), "latent_dim must be >= 1, got 0"),
         (lambda: VAE((1, 8, 8), 3, arch="rnn"), "arch must be 'mlp' or 'conv'"),
         (lambda: VAE((1, 8, 8), 3, hidden=()), "hidden must be a non-empty"),
         (lambda: VAE((1, 8, 8), 3, beta=-1.0), "beta must be a non-negative"),
@@ -107,7 +109,7 @@ def test_encode_decode_errors(call, exc, match):
         (lambda: BiGAN((1, 8, 8), 3, prior="laplace"), "prior must be one of"),
         (lambda: BiGAN((1, 8, 8), 3, dropout=1.0), "dropout must be a number"),
         (lambda: BiGAN((1, 8, 8), 3, cycle_weight=-0.5), "cycle_weight must be a number"),
-        (lambda: PixelNaiveBayes((1, 8, 8), 0), "n_classes must be a positive integer"),
+        (lambda: PixelNaiveBayes((1, 8, 8), 0), "n_classes must be >= 1, got 0"),
         (lambda: PixelNaiveBayes((1, 8, 8), 3, var_smoothing=0.0), "var_smoothing must be a positive"),
     ],
 )
@@ -262,7 +264,7 @@ def test_fit_errors(small_digits):
         VAE((1, 8, 8), 3).fit(small_digits.images)
     with pytest.raises(ValueError, match=r"expects images of shape \(1, 28, 28\)"):
         VAE((1, 28, 28), 3).fit(small_digits)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
         VAE((1, 8, 8), 3).fit(small_digits, epochs=0, progress=False)
     no_train = small_digits.subset(small_digits.split != "train")
     with pytest.raises(ValueError, match="has no 'train' images"):
@@ -301,8 +303,10 @@ def test_naive_bayes_sampling(digits):
     centre = (mean > 0.35) & (mean < 0.65)
     np.testing.assert_allclose(samples.mean(0)[centre], mean[centre], atol=0.06)
     assert torch.equal(nb.sample(5, seed=2), nb.sample(5, seed=2))
-    with pytest.raises(ValueError, match=r"class_id must be an integer in \[0, 10\)"):
+    with pytest.raises(ValueError, match=r"class_id must be in \[0, 9\], got 10"):
         nb.sample_class(10, 1)
+    with pytest.raises(TypeError, match="class_id must be an int, got float"):
+        nb.sample_class(3.0, 1)
 
 
 def test_naive_bayes_errors(digits):

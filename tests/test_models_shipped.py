@@ -26,7 +26,7 @@ def test_shipped_checkpoints(name, cls, shape):
 
 
 def test_shipped_digits_vae_reconstructs(digits):
-    """A quick version of the quality bar (the full one is ``python -m latentatlas.models.quality``)."""
+    """A quick version of the quality bar (the full one is ``latentatlas quality``)."""
     from latentatlas.models.quality import digit_classifier, reconstruction_accuracy
 
     clf = digit_classifier(digits)

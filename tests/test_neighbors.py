@@ -15,6 +15,7 @@ import torch
 
 from latentatlas import neighbors
 from latentatlas.neighbors import NeighborIndex, exact_search, recall_at_k
+from latentatlas.neighbors.exact import exact_distances, unit_rows
 
 SPACES = ["cosine", "l2", "ip"]
 
@@ -60,6 +61,29 @@ def test_exact_search_matches_numpy_float64(space):
     np.testing.assert_allclose(dist, np.take_along_axis(ref, order, axis=1), rtol=1e-5, atol=1e-5)
     all_ids, _ = exact_search(x[:5], q, 5, space)  # k == N
     np.testing.assert_array_equal(np.sort(all_ids, axis=1), np.tile(np.arange(5), (37, 1)))
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_exact_distances_to_all_rows_and_to_candidates_match_float64(space):
+    """The one conversion from native dot products to distances, in both of its modes (every
+    row, as exact search uses it; each query's own candidate rows, as the re-rank uses it)."""
+    x, q = data(60, 11, seed=7), data(9, 11, seed=8)
+    x[3] = 0.0  # no direction: cosine 0 with everything
+    q[0] = x[5]  # distance 0 (l2 must not go negative by rounding)
+    ref = numpy_distances(x, q, space)
+    out = exact_distances(q, x, space)
+    assert out.dtype == np.float32 and out.shape == (9, 60)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    if space == "l2":
+        assert out.min() >= 0.0
+    rows = np.random.default_rng(0).integers(0, 60, (9, 7))
+    rows[0, 0] = 5
+    stored = unit_rows(x) if space == "cosine" else x  # the index keeps unit rows for cosine
+    cand = exact_distances(q, stored, space, rows=rows)
+    assert cand.dtype == np.float32 and cand.shape == (9, 7)
+    np.testing.assert_allclose(cand, np.take_along_axis(ref, rows, axis=1), rtol=1e-5, atol=1e-5)
+    kept = np.einsum("ij,ij->i", x.astype(np.float64), x.astype(np.float64))
+    np.testing.assert_array_equal(exact_distances(q, stored, space, rows=rows, data_sq=kept), cand)
 
 
 def test_exact_search_errors():
@@ -449,7 +473,7 @@ def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
     assert struct.unpack("<8sII", raw[:16])[1] == 2 and header_of(raw)[0]["reduce_dim"] == 4
     loaded = NeighborIndex.load(path)
     assert loaded.reduce_dim == 4 and len(loaded) == 500 and "reduce_dim=4" in repr(loaded)
-    np.testing.assert_array_equal(loaded._basis, index._basis)  # the projection travels in the file
+    np.testing.assert_array_equal(loaded._variant.basis, index._variant.basis)  # the projection travels in the file
     for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
         np.testing.assert_array_equal(a, b)
     assert loaded.add(x[:2]).tolist() == [600, 601]
@@ -487,9 +511,9 @@ def test_reduced_index_many_small_adds(tmp_path):
     np.testing.assert_array_equal(index.query(q, 5, exact=True)[0], np.argsort(ref, axis=1, kind="stable")[:, :5])
     index.save(tmp_path / "small.laidx")
     loaded = NeighborIndex.load(tmp_path / "small.laidx")
-    np.testing.assert_array_equal(loaded._row_ids, np.arange(700))
+    np.testing.assert_array_equal(loaded._variant.row_ids, np.arange(700))
     unit = x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
-    np.testing.assert_allclose(loaded._vectors, unit, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(loaded._variant.vectors, unit, rtol=1e-6, atol=1e-7)
     for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
         np.testing.assert_array_equal(a, b)
 

@@ -14,8 +14,8 @@ import pytest
 
 import latentatlas as la
 import reference as ref
+from devices import METHODS
 
-METHODS = ["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"]
 DIMS = [1, 3, 7, 97, 129, 512]
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-11, atol=1e-11)}
@@ -288,8 +288,8 @@ def test_shape_errors_name_the_arguments():
     a, b = pairs(8, 100, np.float32)
     with pytest.raises(ValueError, match=r"a and b must have the same shape, got \(8, 100\) and \(8, 99\)"):
         la.slerp(a, b[:, :99], 0.5)
-    with pytest.raises(ValueError, match=r"a and b must be \(D,\) or \(B, D\), got shape \(2, 4, 100\)"):
-        la.slerp(a.reshape(2, 4, 100), b.reshape(2, 4, 100), 0.5)
+    with pytest.raises(ValueError, match=r"a must be \(D,\), \(B, D\) or \(B, \*S\), got a 0-d array"):
+        la.slerp(np.array(a[0, 0]), np.array(b[0, 0]), 0.5)
     with pytest.raises(ValueError, match=r"t must be a float, \(T,\) or \(B, T\) with B = 8, got shape \(3, 2\)"):
         la.slerp(a, b, np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"t of shape \(1, 2\) \(per-pair times\) needs a and b of shape \(B, D\)"):
@@ -312,7 +312,8 @@ def test_offset_and_score_shape_errors():
         la.offset(z, np.zeros((2, 8)), np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"with a single vector of shape \(8,\), alphas must be \(A,\)"):
         la.offset(z, np.zeros(8), np.zeros((3, 2)))
-    with pytest.raises(ValueError, match=r"z must be \(D,\) or \(N, D\)"):
+    with pytest.raises(ValueError, match=r"vectors must be one latent of shape \(2, 8\) or \(K, \*\(2, 8\)\), "
+                                         r"got shape \(8,\) \(z of shape \(1, 2, 8\) is read as a batch"):
         la.offset(np.zeros((1, 2, 8)), np.zeros(8), [1.0])
     with pytest.raises(ValueError, match=r"vectors must have the latent size of z \(8\)"):
         la.score(z, np.zeros((2, 9)))

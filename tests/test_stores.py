@@ -70,7 +70,7 @@ def test_encode_dataset_errors():
         la.encode_dataset(object(), ds)
     with pytest.raises(TypeError, match="latentatlas Dataset"):
         la.encode_dataset(_RecordingEncoder(2, 9), ds.images)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         la.encode_dataset(_RecordingEncoder(2, 9), ds, batch_size=0)
 
     class Bad:

@@ -15,16 +15,9 @@ import torch
 
 import latentatlas as la
 from latentatlas import torch_ops  # noqa: F401  (registers torch.ops.latentatlas.*)
+from devices import DEVICES, METHODS
 
-METHODS = ("slerp", "lerp", "slerp_gaussian", "lerp_gaussian")
 F64 = torch.float64
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
-    ),
-]
 
 
 def _interp(method: str) -> Callable[..., torch.Tensor]:

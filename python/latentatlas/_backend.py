@@ -1,20 +1,35 @@
-"""Which native paths exist, and the dispatch of CUDA tensors to them.
+"""The backends behind the ops, each with one executor signature.
 
-``_core`` (the CPU kernels) is always built. ``_cuda`` is built when nvcc was found at
-build time; it links the CUDA runtime statically, so it imports on machines without a
-driver and then reports zero devices. CUDA tensors use its kernels on the current torch
-stream, or the equivalent torch code of :mod:`latentatlas._torch_impl` when it is absent.
+An executor runs one op on inputs already checked by the layer above (:mod:`.ops` or
+:mod:`.torch_ops`) and already in the normalised shapes of :mod:`._contract`, writing into
+``result``, an array or tensor of the call's public output shape:
+
+- ``interpolate(code, a, b, t, result)``: ``a``, ``b`` (B, D), ``t`` (Bt, T) → (B, T, D)
+- ``offset(z, vectors, alphas, result)``: (N, D), (K, D), (A, K) → (N, A, D)
+- ``score(z, vectors, normalize, result)``: (N, D), (K, D) → (N, K)
+
+Three backends implement them: ``cpu`` (the native ``_core`` module, always built; numpy
+arrays and CPU tensors share memory with it), ``cuda`` (the ``_cuda`` kernels on the
+current torch stream, built when nvcc was found; the CUDA runtime is linked statically, so
+it imports without a driver and reports zero devices), and ``torch`` (the pure-torch code
+of :mod:`._torch_impl`, for CUDA tensors without ``_cuda`` and other devices).
+:func:`executor` picks one for the data's device. Calls only go down from here: to the
+native modules, :mod:`._torch_impl`, :mod:`._contract` and :mod:`._arrays`.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from . import _core as core
+from ._arrays import check_finite_tensors, numpy_view
+from ._contract import METHOD_NAMES, METHODS
 
-__all__ = ["core", "cuda_module", "cuda_device_count", "info"]
+__all__ = ["core", "cuda_module", "cuda_device_count", "info", "executor", "EXECUTORS"]
 
 _cuda_state: dict[str, Any] = {}
 
@@ -39,7 +54,7 @@ def cuda_device_count() -> int:
 
 def info() -> dict[str, Any]:
     """Version, build and runtime facts about this installation (see ``backend_info``)."""
-    from . import __version__
+    from . import __version__  # the package's own metadata, not a layer above
 
     build = dict(core.build_info())
     mod = cuda_module()
@@ -67,94 +82,155 @@ def info() -> dict[str, Any]:
     return result
 
 
-def _use_cuda_kernels(x: Any) -> bool:
-    return x.device.type == "cuda" and cuda_device_count() > 0
+# ----------------------------------------------------------------------------- cpu
 
 
-def _launch_args(x: Any) -> tuple[int, int]:
-    import torch
+def _native_into(call: Callable[[np.ndarray], None], inputs: Sequence[np.ndarray], result: Any,
+                 shape: tuple[int, ...]) -> None:
+    """Runs ``call(target)`` for a native op whose normalised output has ``shape``.
 
-    return x.device.index if x.device.index is not None else torch.cuda.current_device(), \
-        torch.cuda.current_stream(x.device).cuda_stream
+    The kernels write C-contiguous buffers; ``result`` is written directly when a view of
+    that shape is C-contiguous and overlaps no input, else through a scratch buffer.
+    """
+    arr = result if isinstance(result, np.ndarray) else result.numpy()
+    view = arr.view()
+    try:
+        view.shape = shape
+    except AttributeError:  # not viewable without a copy
+        view = None
+    if view is not None and view.flags.c_contiguous and not any(np.may_share_memory(view, x) for x in inputs):
+        call(view)
+        return
+    scratch = np.empty(shape, dtype=arr.dtype)
+    try:
+        call(scratch)
+    finally:
+        arr[...] = scratch.reshape(arr.shape)
 
 
-def _dtype_code(x: Any) -> int:
-    import torch
+class _Cpu:
+    """The native CPU kernels of ``_core`` (NaN/Inf are reported by the kernels)."""
 
-    return 0 if x.dtype == torch.float32 else 1
+    @staticmethod
+    def interpolate(code: int, a: Any, b: Any, t: Any, result: Any) -> None:
+        a2, b2 = numpy_view(a), numpy_view(b)
+        t2 = np.ascontiguousarray(numpy_view(t))
+        shape = (a2.shape[0], t2.shape[1], a2.shape[1])
+        _native_into(lambda target: core.interp(code, a2, b2, t2, target), (a2, b2, t2), result, shape)
+
+    @staticmethod
+    def offset(z: Any, vectors: Any, alphas: Any, result: Any) -> None:
+        z2, v2 = numpy_view(z), numpy_view(vectors)
+        al2 = np.ascontiguousarray(numpy_view(alphas))
+        shape = (z2.shape[0], al2.shape[0], z2.shape[1])
+        _native_into(lambda target: core.offset(z2, v2, al2, target), (z2, v2, al2), result, shape)
+
+    @staticmethod
+    def score(z: Any, vectors: Any, normalize: bool, result: Any) -> None:
+        z2, v2 = numpy_view(z), numpy_view(vectors)
+        shape = (z2.shape[0], v2.shape[0])
+        _native_into(lambda target: core.score(z2, v2, normalize, target), (z2, v2), result, shape)
+
+
+# ----------------------------------------------------------------------------- cuda
 
 
 def _rows(x: Any) -> Any:
-    """x with a unit-stride last dimension (the kernels' requirement)."""
+    """x with a unit-stride last dimension (the kernels' requirement), detached (the
+    kernels only read it; the custom ops carry the gradients)."""
+    x = x.detach()
     return x if x.shape[-1] <= 1 or x.stride(-1) == 1 else x.contiguous()
 
 
-def _target(out: Any, shape: tuple[int, ...], like: Any, inputs: tuple[Any, ...]) -> Any:
-    """``out`` viewed as ``shape`` when the kernels can write it directly (contiguous, and
+def _target(result: Any, shape: tuple[int, ...], inputs: tuple[Any, ...]) -> Any:
+    """``result`` viewed as ``shape`` when the kernels can write it directly (contiguous,
     sharing no storage with an input), else a new tensor."""
     import torch
 
-    if out is not None and out.is_contiguous():
-        ptr = out.untyped_storage().data_ptr()
+    if result.is_contiguous():
+        ptr = result.untyped_storage().data_ptr()
         if not any(x.untyped_storage().data_ptr() == ptr for x in inputs):
-            return out.view(shape)
-    return torch.empty(shape, dtype=like.dtype, device=like.device)
+            return result.view(shape)
+    return torch.empty(shape, dtype=result.dtype, device=result.device)
 
 
-def _finish(out: Any, target: Any) -> Any:
-    if out is not None and target.data_ptr() != out.data_ptr():
-        out.copy_(target.reshape(out.shape))
-    return target
+def _finish(result: Any, target: Any) -> None:
+    if target.data_ptr() != result.data_ptr():
+        result.copy_(target.reshape(result.shape))
 
 
-def cuda_interpolate(method: int, a: Any, b: Any, t: Any, out: Any = None) -> Any:
-    """(B, T, D) interpolation of CUDA tensors a, b (B, D) at t (Bt, T), into ``out``
-    (any shape holding B·T·D elements) when given."""
-    B, D = a.shape
-    T = t.shape[1]
-    if not _use_cuda_kernels(a):
+def _stream(x: Any) -> int:
+    import torch
+
+    return int(torch.cuda.current_stream(x.device).cuda_stream)
+
+
+class _Cuda:
+    """The ``_cuda`` kernels on torch's current stream. The binding reads each tensor's
+    ``__cuda_array_interface__`` and checks every size against the buffers itself."""
+
+    @staticmethod
+    def interpolate(code: int, a: Any, b: Any, t: Any, result: Any) -> None:
+        check_finite_tensors([("a", a), ("b", b), ("t", t)])
+        a, b, t = _rows(a), _rows(b), t.detach().contiguous()
+        target = _target(result, (a.shape[0], t.shape[1], a.shape[1]), (a, b, t))
+        cuda_module().interp(code, a, b, t, target, _stream(a))
+        _finish(result, target)
+
+    @staticmethod
+    def offset(z: Any, vectors: Any, alphas: Any, result: Any) -> None:
+        check_finite_tensors([("z", z), ("vectors", vectors), ("alphas", alphas)])
+        z, vectors, alphas = _rows(z), _rows(vectors), alphas.detach().contiguous()
+        target = _target(result, (z.shape[0], alphas.shape[0], z.shape[1]), (z, vectors, alphas))
+        cuda_module().offset(z, vectors, alphas, target, _stream(z))
+        _finish(result, target)
+
+    @staticmethod
+    def score(z: Any, vectors: Any, normalize: bool, result: Any) -> None:
+        check_finite_tensors([("z", z), ("vectors", vectors)])
+        z, vectors = _rows(z), _rows(vectors)
+        target = _target(result, (z.shape[0], vectors.shape[0]), (z, vectors))
+        cuda_module().score(z, vectors, bool(normalize), target, _stream(z))
+        _finish(result, target)
+
+
+# ----------------------------------------------------------------------------- torch
+
+
+class _Torch:
+    """The pure-torch implementation (any device torch supports)."""
+
+    @staticmethod
+    def interpolate(code: int, a: Any, b: Any, t: Any, result: Any) -> None:
         from . import _torch_impl
-        from .ops import METHODS
 
-        name = {code: n for n, code in METHODS.items()}[method]
-        return _finish(out, _torch_impl.interpolate_rows(a, b, t, name))
-    a, b, t = _rows(a), _rows(b), t.contiguous()
-    target = _target(out, (B, T, D), a, (a, b, t))
-    device, stream = _launch_args(a)
-    cuda_module().interp(method, _dtype_code(a), a.data_ptr(), a.stride(0), b.data_ptr(), b.stride(0),
-                         t.data_ptr(), 0 if t.shape[0] == 1 else t.stride(0), target.data_ptr(), B, T, D,
-                         device, stream)
-    return _finish(out, target)
+        check_finite_tensors([("a", a), ("b", b), ("t", t)])
+        name = next(n for n in METHOD_NAMES if METHODS[n] == code)
+        result.copy_(_torch_impl.interpolate_rows(a.detach(), b.detach(), t.detach(), name).reshape(result.shape))
 
-
-def cuda_offset(z: Any, vectors: Any, alphas: Any, out: Any = None) -> Any:
-    """(N, A, D) offsets of CUDA tensors z (N, D) along vectors (K, D) at alphas (A, K)."""
-    N, D = z.shape
-    K = vectors.shape[0]
-    A = alphas.shape[0]
-    if not _use_cuda_kernels(z):
+    @staticmethod
+    def offset(z: Any, vectors: Any, alphas: Any, result: Any) -> None:
         from . import _torch_impl
 
-        return _finish(out, _torch_impl.offset(z, vectors, alphas))
-    z, vectors, alphas = _rows(z), _rows(vectors), alphas.contiguous()
-    target = _target(out, (N, A, D), z, (z, vectors, alphas))
-    device, stream = _launch_args(z)
-    cuda_module().offset(_dtype_code(z), z.data_ptr(), z.stride(0), vectors.data_ptr(), vectors.stride(0),
-                         alphas.data_ptr(), target.data_ptr(), N, A, K, D, device, stream)
-    return _finish(out, target)
+        check_finite_tensors([("z", z), ("vectors", vectors), ("alphas", alphas)])
+        result.copy_(_torch_impl.offset(z.detach(), vectors.detach(), alphas.detach()).reshape(result.shape))
 
-
-def cuda_score(z: Any, vectors: Any, normalize: bool, out: Any = None) -> Any:
-    """(N, K) dot products (or cosines) of CUDA tensors z (N, D) and vectors (K, D)."""
-    N, D = z.shape
-    K = vectors.shape[0]
-    if not _use_cuda_kernels(z):
+    @staticmethod
+    def score(z: Any, vectors: Any, normalize: bool, result: Any) -> None:
         from . import _torch_impl
 
-        return _finish(out, _torch_impl.score(z, vectors, normalize))
-    z, vectors = _rows(z), _rows(vectors)
-    target = _target(out, (N, K), z, (z, vectors))
-    device, stream = _launch_args(z)
-    cuda_module().score(_dtype_code(z), z.data_ptr(), z.stride(0), vectors.data_ptr(), vectors.stride(0),
-                        bool(normalize), target.data_ptr(), N, K, D, device, stream)
-    return _finish(out, target)
+        check_finite_tensors([("z", z), ("vectors", vectors)])
+        result.copy_(_torch_impl.score(z.detach(), vectors.detach(), normalize).reshape(result.shape))
+
+
+EXECUTORS: dict[str, Any] = {"cpu": _Cpu, "cuda": _Cuda, "torch": _Torch}
+
+
+def executor(x: Any) -> Any:
+    """The backend for data like ``x``: ``cpu`` for numpy arrays and CPU tensors, ``cuda``
+    for CUDA tensors when ``_cuda`` sees a device, ``torch`` for any other tensor."""
+    if isinstance(x, np.ndarray) or x.device.type == "cpu":
+        return _Cpu
+    if x.device.type == "cuda" and cuda_device_count() > 0:
+        return _Cuda
+    return _Torch

@@ -1,16 +1,20 @@
-"""Atomic file writes: a temporary file beside the target, moved over it with os.replace
-only once fully written, and removed on failure, so no reader ever sees a half-written
-file. Shared by every module that writes (stores, checkpoints, sheets, GIFs, index files,
-benchmark JSON)."""
+"""File helpers shared by every module that writes (stores, checkpoints, sheets, GIFs,
+index files, reports, benchmark JSON).
+
+Atomic writes: a temporary file beside the target, moved over it with os.replace only
+once fully written, and removed on failure, so no reader ever sees a half-written file.
+:func:`jsonable` turns results holding numpy values into strict JSON. Standard library
+only, so the command line can use it without importing numpy or torch."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from typing import IO, Any, Callable, Iterator
 
-__all__ = ["atomic_write", "atomic_open"]
+__all__ = ["atomic_write", "atomic_open", "jsonable"]
 
 
 def _read_umask() -> int:
@@ -68,3 +72,31 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def jsonable(value: Any, default: Callable[[Any], Any] | None = None) -> Any:
+    """``value`` as plain JSON data that ``json.dumps(..., allow_nan=False)`` accepts.
+
+    Mappings become dicts with string keys; tuples, lists and sets become lists; numpy
+    arrays and scalars and torch tensors (anything with ``tolist``) become Python numbers
+    and lists; paths become strings; NaN and infinities become None (JSON has no such
+    numbers). Any other object goes through ``default`` when given, else is a TypeError
+    naming its type.
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, default) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v, default) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist(), default)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if default is not None:
+        return jsonable(default(value))
+    raise TypeError(f"{type(value).__name__} values cannot be written as JSON")

@@ -28,6 +28,9 @@ from typing import NamedTuple
 
 import torch
 
+from ._contract import METHOD_NAMES as METHODS
+from ._contract import OMEGA_ANTIPODAL, OMEGA_PARALLEL, P_FLOOR, method_name
+
 __all__ = [
     "METHODS",
     "OMEGA_PARALLEL",
@@ -41,26 +44,10 @@ __all__ = [
     "score_backward",
 ]
 
-METHODS: tuple[str, ...] = ("slerp", "lerp", "slerp_gaussian", "lerp_gaussian")
-"""The interpolation methods, by name."""
-
-OMEGA_PARALLEL: float = 1e-7
-"""Rows whose angle is below this (radians) are interpolated linearly."""
-
-OMEGA_ANTIPODAL: float = 1e-6
-"""Rows with ``pi - omega`` below this (and ``D > 1``) follow the antipodal great circle."""
-
-P_FLOOR: float = 1e-300
-"""Probabilities are clamped to at least this before the inverse normal CDF."""
 
 _F64 = torch.float64
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _INV_SQRT2 = math.sqrt(0.5)
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -323,7 +310,7 @@ def interpolate_rows(
     Raises:
         ValueError: for an unknown ``method`` or shapes that are not (B, D), (B, D), (Bt, T).
     """
-    _check_method(method)
+    method = method_name(method)
     if a.dim() != 2 or a.shape != b.shape or t.dim() != 2 or t.shape[0] not in (1, a.shape[0]):
         raise ValueError(
             "interpolate_rows needs a, b of shape (B, D) and t of shape (1, T) or (B, T), "
@@ -359,7 +346,7 @@ def interpolate_rows_backward(
     everywhere. Elements whose probability was clamped by the Gaussian variants get zero
     gradient. Computed in float64, returned in the dtypes of the inputs.
     """
-    _check_method(method)
+    method = method_name(method)
     bsz = a.shape[0]
     a64, b64, g = a.to(_F64), b.to(_F64), grad.to(_F64)
     t64 = t.to(device=a.device, dtype=_F64).expand(bsz, t.shape[1])

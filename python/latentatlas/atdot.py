@@ -15,13 +15,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import attributes, ops
+from ._arrays import as_numpy, check_int
 
 __all__ = ["AtDot", "best_threshold", "roc_curve", "auc", "score_histogram", "accuracy_table", "format_table"]
 
 
 def _scores_labels(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, dtype=np.float64)
-    y = np.asarray(labels.detach().cpu().numpy() if hasattr(labels, "detach") else labels)
+    s = as_numpy(scores, np.float64)
+    y = as_numpy(labels)
     if s.ndim != 1 or y.ndim != 1 or s.shape != y.shape:
         raise ValueError(f"scores and labels must be 1-D of the same length, got shapes {s.shape} and {y.shape}")
     if s.size == 0:
@@ -99,8 +100,7 @@ def score_histogram(scores: Any, labels: Any, bins: int = 40) -> tuple[np.ndarra
     """The positive/negative score histograms of Figure 11(b) on shared bins:
     ``(edges (bins+1,), positive counts, negative counts)``."""
     s, y = _scores_labels(scores, labels)
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    bins = check_int("bins", bins, 1)
     edges = np.histogram_bin_edges(s, bins=bins)
     return edges, np.histogram(s[y], bins=edges)[0], np.histogram(s[~y], bins=edges)[0]
 
@@ -126,7 +126,7 @@ class AtDot:
         Returns ``self``. Raises ValueError for shape mismatches, single-class attributes
         and bad labels (see :mod:`latentatlas.attributes`).
         """
-        z = np.asarray(latents.detach().cpu().numpy() if hasattr(latents, "detach") else latents)
+        z = as_numpy(latents)
         y = attributes._as_labels(labels, z.shape[0] if z.ndim else 0)
         names = attributes._names(label_names, y.shape[1])
         if vectors is not None:
@@ -152,7 +152,7 @@ class AtDot:
     def _score(self, latents: Any) -> np.ndarray:
         if self.vectors is None:
             raise ValueError("AtDot is not fitted; call fit(latents, labels) first")
-        z = np.asarray(latents.detach().cpu().numpy() if hasattr(latents, "detach") else latents, dtype=np.float64)
+        z = as_numpy(latents, np.float64)
         if z.ndim != 2 or z.shape[1] != self.vectors.shape[1]:
             raise ValueError(f"latents must be (N, {self.vectors.shape[1]}), got shape {z.shape}")
         return ops.score(np.ascontiguousarray(z), np.ascontiguousarray(self.vectors))
@@ -202,8 +202,8 @@ def accuracy_table(train_latents: Any, train_labels: Any, test_latents: Any, tes
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    zt = np.asarray(train_latents, dtype=np.float64)
-    zs = np.asarray(test_latents, dtype=np.float64)
+    zt = as_numpy(train_latents, np.float64)
+    zs = as_numpy(test_latents, np.float64)
     model = AtDot().fit(zt, train_labels, label_names=label_names, balance=balance)
     ev = model.evaluate(zs, test_labels)
     yt = attributes._as_labels(train_labels, zt.shape[0])

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Sequence, Union
 import numpy as np
 
 from . import ops
+from ._arrays import as_numpy, check_images, check_int, is_int, is_number, is_tensor
 
 __all__ = [
     "mean_difference",
@@ -49,9 +50,7 @@ Attr = Union[int, str]
 
 
 def _as_float_matrix(x: Any, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
+    arr = as_numpy(x)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim != 2:
@@ -60,9 +59,7 @@ def _as_float_matrix(x: Any, name: str) -> np.ndarray:
 
 
 def _as_labels(y: Any, n: int, name: str = "labels") -> np.ndarray:
-    if hasattr(y, "detach"):
-        y = y.detach().cpu().numpy()
-    arr = np.asarray(y)
+    arr = as_numpy(y)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -86,12 +83,11 @@ def _weighted_sums(weights: np.ndarray, latents: np.ndarray) -> np.ndarray:
 
 def _chunks(latents: Any, labels: Any, chunk_size: int) -> Iterable[tuple[np.ndarray, Any]]:
     if labels is None:
-        if isinstance(latents, np.ndarray) or hasattr(latents, "detach"):
+        if isinstance(latents, np.ndarray) or is_tensor(latents):
             raise TypeError("labels are required unless latents is an iterable of (latents, labels) chunks")
         yield from latents
         return
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk_size = check_int("chunk_size", chunk_size, 1)
     z = _as_float_matrix(latents, "latents")
     for start in range(0, max(z.shape[0], 1), chunk_size):
         yield z[start:start + chunk_size], labels[start:start + chunk_size]
@@ -167,7 +163,7 @@ def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[s
 def _attr_columns(attrs: Sequence[Attr], names: list[str]) -> list[int]:
     cols = []
     for a in attrs:
-        if isinstance(a, (int, np.integer)) and not isinstance(a, bool):
+        if is_int(a):
             if not 0 <= a < len(names):
                 raise ValueError(f"attribute index {a} is out of range for {len(names)} label columns")
             cols.append(int(a))
@@ -275,23 +271,10 @@ def balanced(latents: Any, labels: Any, attrs: Sequence[Attr], *, label_names: S
 # ----------------------------------------------------------------------------- augmentation
 
 
-def _images(x: Any, name: str = "images") -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
-    if arr.ndim != 4:
-        raise ValueError(f"{name} must be (N, C, H, W), got shape {arr.shape}")
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{name} must be float images in [0, 1], got dtype {arr.dtype}")
-    if arr.size and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contain NaN or Inf")
-    return arr.astype(np.float32, copy=False)
-
-
 def gaussian_blur(images: Any, sigma: float = 1.0) -> np.ndarray:
     """Separable Gaussian blur of NCHW images (reflecting borders); ``sigma`` in pixels."""
-    x = _images(images)
-    if not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
+    x = check_images(images)
+    if not (is_number(sigma) and np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive number, got {sigma!r}")
     radius = max(1, int(np.ceil(3 * sigma)))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
@@ -310,16 +293,16 @@ def gaussian_blur(images: Any, sigma: float = 1.0) -> np.ndarray:
 
 def adjust_brightness(images: Any, factor: float = 0.6) -> np.ndarray:
     """Images scaled by ``factor`` (< 1 darkens), clipped to [0, 1]."""
-    x = _images(images)
-    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor >= 0):
+    x = check_images(images)
+    if not (is_number(factor) and np.isfinite(factor) and factor >= 0):
         raise ValueError(f"factor must be a non-negative number, got {factor!r}")
     return np.clip(x * factor, 0.0, 1.0).astype(np.float32)
 
 
 def add_noise(images: Any, std: float = 0.1, *, seed: int = 0) -> np.ndarray:
     """Images plus Gaussian pixel noise of ``std``, clipped to [0, 1] (seeded)."""
-    x = _images(images)
-    if not (isinstance(std, (int, float)) and np.isfinite(std) and std >= 0):
+    x = check_images(images)
+    if not (is_number(std) and np.isfinite(std) and std >= 0):
         raise ValueError(f"std must be a non-negative number, got {std!r}")
     rng = np.random.default_rng(seed)
     return np.clip(x + rng.normal(0.0, std, size=x.shape), 0.0, 1.0).astype(np.float32)
@@ -365,7 +348,7 @@ def synthetic(model: Any, images: Any, augment: str | Callable[[np.ndarray], Any
     """
     if not callable(getattr(model, "encode", None)):
         raise TypeError(f"{type(model).__name__} has no encode(); synthetic vectors need an encoder")
-    x = _images(images)
+    x = check_images(images)
     if x.shape[0] == 0:
         raise ValueError("synthetic needs at least one image")
     if isinstance(augment, str):
@@ -377,7 +360,7 @@ def synthetic(model: Any, images: Any, augment: str | Callable[[np.ndarray], Any
         aug = augment(x.copy(), **augment_args)
     else:
         raise TypeError(f"augment must be a name or a callable, got {type(augment).__name__}")
-    aug = _images(aug, "augmented images")
+    aug = check_images(aug, "augmented images")
     if aug.shape != x.shape:
         raise ValueError(f"the augmentation changed the image shape from {x.shape} to {aug.shape}")
     return _encode(model, aug, batch_size).mean(axis=0) - _encode(model, x, batch_size).mean(axis=0)
@@ -424,7 +407,7 @@ def centroid_vectors(latents: Any, classes: Any) -> dict[tuple[int, int], np.nda
         ValueError: shape mismatches, fewer than two classes, NaN/Inf latents.
     """
     z = _as_float_matrix(latents, "latents")
-    c = np.asarray(classes.detach().cpu().numpy() if hasattr(classes, "detach") else classes)
+    c = as_numpy(classes)
     if c.ndim != 1 or c.shape[0] != z.shape[0]:
         raise ValueError(f"classes must be (N,) with N = {z.shape[0]}, got shape {c.shape}")
     if c.dtype.kind not in "iu":
@@ -451,17 +434,13 @@ def traverse(z: Any, vectors: Any, strengths: Any) -> Any:
     return ops.offset(z, _like(vectors, z), strengths)
 
 
-def _numpy(x: Any) -> np.ndarray:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-
-
 def _like(vectors: Any, z: Any) -> Any:
     """Vectors as an array/tensor of z's kind, dtype (and device)."""
-    if hasattr(z, "detach"):
+    if is_tensor(z):
         import torch
 
-        return torch.as_tensor(_numpy(vectors)).to(device=z.device, dtype=z.dtype)
-    return _numpy(vectors).astype(np.asarray(z).dtype, copy=False)
+        return torch.as_tensor(as_numpy(vectors)).to(device=z.device, dtype=z.dtype)
+    return as_numpy(vectors).astype(np.asarray(z).dtype, copy=False)
 
 
 def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
@@ -474,7 +453,7 @@ def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys
         raise ValueError("xs and ys must each hold at least one strength")
     gx, gy = np.meshgrid(xs_a, ys_a)
     alphas = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    V = _like(np.stack([_numpy(vector_x), _numpy(vector_y)]), z)
+    V = _like(np.stack([as_numpy(vector_x), as_numpy(vector_y)]), z)
     out = ops.offset(z, V, alphas)
     return out.reshape(tuple(out.shape[:-2]) + (ys_a.size, xs_a.size, out.shape[-1]))
 
@@ -488,6 +467,6 @@ def edit(model: Any, images: Any, vectors: Any, strengths: Any, *, batch_size: i
         raise TypeError(f"{type(model).__name__} needs encode() and decode() to edit images")
     from .sampling import decode_batched
 
-    z = _encode(model, _images(images), batch_size).astype(np.float32)
-    V = np.asarray(_numpy(vectors), dtype=np.float32)
+    z = _encode(model, check_images(images), batch_size).astype(np.float32)
+    V = as_numpy(vectors, np.float32)
     return decode_batched(model, ops.offset(z, V, strengths), batch_size=batch_size)

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import attributes, atdot, ops, sampling
+from ._arrays import as_numpy
+from .data.digits import digit_classifier  # re-exported: the experiments' yardstick
 
 __all__ = ["factor_change", "correlated_labels", "labelling_bias", "atdot_report",
            "centroid_walks", "move_sample", "digit_classifier"]
@@ -41,10 +43,10 @@ def factor_change(model: Any, z: Any, vector: Any, strength: float) -> dict[str,
     """
     from .data.shapes import measure_factors
 
-    zf = np.asarray(z, dtype=np.float32)
+    zf = as_numpy(z, np.float32)
     if zf.ndim != 2 or zf.shape[0] == 0:
         raise ValueError(f"z must be (N, D) with N >= 1, got shape {zf.shape}")
-    v = np.asarray(vector, dtype=np.float32)
+    v = as_numpy(vector, np.float32)
     if v.shape != zf.shape[1:]:
         raise ValueError(f"vector must be ({zf.shape[1]},) like the rows of z, got shape {v.shape}")
     if not np.isfinite(float(strength)):
@@ -172,15 +174,6 @@ def atdot_report(model: Any, dataset: Any, *, balance: Sequence[str] | None = No
             "thresholds": thresholds}
 
 
-def digit_classifier(dataset: Any, *, seed: int = 0) -> Any:
-    """The blog's yardstick: a logistic regression on the real training images' pixels."""
-    from sklearn.linear_model import LogisticRegression
-
-    train = dataset.split == "train"
-    x = dataset.images[train].reshape(int(train.sum()), -1)
-    return LogisticRegression(max_iter=3000, random_state=seed).fit(x, dataset.classes[train])
-
-
 def centroid_walks(model: Any, dataset: Any, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 9)), *,
                    classifier: Any = None) -> dict[str, Any]:
     """Decoded walks along every pair's centroid vector (the blog's 45-row sheet).
@@ -245,53 +238,3 @@ def move_sample(model: Any, dataset: Any, sample_class: int, pair: tuple[int, in
     return {"alphas": al, "images": images, "probabilities": clf.predict_proba(images.reshape(len(al), -1)),
             "source_index": int(candidates[index])}
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Prints the measured reproductions on the shipped checkpoints (issue figures):
-    ``python -m latentatlas.experiments [--n N] [--strength S] [--json PATH]``."""
-    import argparse
-    import json
-
-    from . import data, models
-    from .data._util import atomic_open
-
-    parser = argparse.ArgumentParser(prog="python -m latentatlas.experiments",
-                                     description="The paper's and the blog's claims measured on the shipped models.")
-    parser.add_argument("--n", type=int, default=6000, help="shapes images per experiment")
-    parser.add_argument("--strength", type=float, default=1.0, help="how far to apply each vector")
-    parser.add_argument("--json", default=None, help="also write the numbers as JSON here")
-    args = parser.parse_args(argv)
-    if args.n < 100:
-        parser.error(f"--n must be at least 100, got {args.n}")
-    shapes_vae = models.load("shapes-vae")
-    report: dict[str, Any] = {
-        "correlated_labels": correlated_labels(shapes_vae, n=args.n, strength=args.strength),
-        "labelling_bias": labelling_bias(shapes_vae, n=args.n, strength=args.strength),
-    }
-    for name, value in report.items():
-        print(f"{name}: {json.dumps(value)}")
-    shapes = data.make_shapes(3000, seed=7)
-    digits = data.load_digits()
-    tables = {"shapes-vae": atdot_report(shapes_vae, shapes),
-              "digits-vae": atdot_report(models.load("digits-vae"), digits),
-              "digits-gan": atdot_report(models.load("digits-gan"), digits)}
-    for name, r in tables.items():
-        print(f"\nAtDot on {name} latents (test split):\n{r['table']}")
-    report["atdot"] = {name: r["rows"] for name, r in tables.items()}
-    walks = centroid_walks(models.load("digits-vae"), digits)
-    P, pairs = walks["probabilities"], walks["pairs"]
-    report["centroid_walks"] = {
-        "pairs": len(pairs),
-        "p_class_a_at_alpha_1": float(np.mean([P[i, -1, a] for i, (a, _) in enumerate(pairs)])),
-        "p_class_b_at_alpha_0": float(np.mean([P[i, 0, b] for i, (_, b) in enumerate(pairs)])),
-    }
-    print(f"\ncentroid walks (digits-vae): {json.dumps(report['centroid_walks'])}")
-    if args.json:
-        with atomic_open(args.json, "w") as fh:
-            fh.write(json.dumps(report, indent=2, default=float))
-        print(f"wrote {args.json}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import ops
-from ._validate import check_int as _check_int
-from ._validate import finite_floats
+from ._arrays import check_data, check_int as _check_int, finite_floats, kind_of, torch_module
+from ._contract import method_name
 
 __all__ = ["interpolation_grid", "analogy", "j_diagram", "anchor_grid", "interpolation_strips",
            "MineGrid", "mine_layout", "mine_grid"]
@@ -29,18 +29,9 @@ Array = Any  # numpy.ndarray or torch.Tensor
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check_method(method: Any) -> str:
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
-    name = method.replace("-", "_")
-    if name not in ops.METHODS:
-        raise ValueError(f"method must be one of {sorted(ops.METHODS)}, got {method!r}")
-    return name
-
-
 def _check_latents(pairs: Sequence[tuple[str, Array]], ndim: int) -> str:
     """Checks kind/dtype (shared), shape rank and finiteness; returns the kind."""
-    kind = ops._check_data(list(pairs))
+    kind = check_data(list(pairs))
     for name, x in pairs:
         if x.ndim != ndim:
             want = "(D,)" if ndim == 1 else ("(K, D)" if ndim == 2 else f"{ndim}-D")
@@ -56,13 +47,13 @@ def _check_latents(pairs: Sequence[tuple[str, Array]], ndim: int) -> str:
 def _cat(parts: Sequence[Array], axis: int, kind: str) -> Array:
     if kind == "numpy":
         return np.concatenate(parts, axis=axis)
-    return ops._torch().cat(list(parts), dim=axis)
+    return torch_module().cat(list(parts), dim=axis)
 
 
 def _stack(parts: Sequence[Array], kind: str) -> Array:
     if kind == "numpy":
         return np.stack(parts)
-    return ops._torch().stack(list(parts))
+    return torch_module().stack(list(parts))
 
 
 def _permute(x: Array, dims: tuple[int, ...], kind: str) -> Array:
@@ -91,7 +82,7 @@ def analogy(a: Array, b: Array, c: Array) -> Array:
         TypeError: mixed kinds or dtypes, non-float dtype.
         ValueError: shapes differ, are not 1-D/2-D, or contain NaN/Inf.
     """
-    ops._check_data([("a", a), ("b", b), ("c", c)])
+    check_data([("a", a), ("b", b), ("c", c)])
     shapes = {name: tuple(x.shape) for name, x in (("a", a), ("b", b), ("c", c))}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"a, b and c must have the same shape, got {shapes['a']}, {shapes['b']} and {shapes['c']}")
@@ -132,7 +123,7 @@ def interpolation_grid(anchors: Array, rows: int, cols: int, *, method: str = "s
     """
     rows = _check_int("rows", rows, 1)
     cols = _check_int("cols", cols, 1)
-    method = _check_method(method)
+    method = method_name(method)
     kind = _check_latents([("anchors", anchors)], 2)
     k, d = anchors.shape
     if k not in (2, 3, 4):
@@ -189,7 +180,7 @@ def anchor_grid(anchors: Array, spacing: int, *, method: str = "slerp") -> Array
         at their cells; same kind and dtype as ``anchors``.
     """
     spacing = _check_int("spacing", spacing, 1)
-    method = _check_method(method)
+    method = method_name(method)
     kind = _check_latents([("anchors", anchors)], 3)
     ar, ac, d = (int(s) for s in anchors.shape)
     if ar == 0 or ac == 0:
@@ -224,8 +215,8 @@ def interpolation_strips(a: Array, b: Array, steps: int,
     steps = _check_int("steps", steps, 2)
     if isinstance(methods, str) or len(methods) == 0:
         raise ValueError(f"methods must be a non-empty sequence of method names, got {methods!r}")
-    names = [_check_method(m) for m in methods]
-    kind = ops._check_data([("a", a), ("b", b)])
+    names = [method_name(m) for m in methods]
+    kind = check_data([("a", a), ("b", b)])
     if tuple(a.shape) != tuple(b.shape):
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     one = a.ndim == 1
@@ -356,7 +347,7 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
     rows = _check_int("rows", rows, 1)
     cols = _check_int("cols", cols, 1)
     spacing = _check_int("spacing", spacing, 1)
-    method = _check_method(method)
+    method = method_name(method)
     for name, size in (("rows", rows), ("cols", cols)):
         if (size - 1) % spacing:
             below = (size - 1) // spacing * spacing + 1
@@ -387,9 +378,9 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
     ids, dist = ids[0], dist[0]
     layout = mine_layout(data[ids], ar, ac, space=space)
     anchor_ids = ids[layout]
-    if ops._kind("latents", latents) == "numpy":
+    if kind_of("latents", latents) == "numpy":
         anchors = latents[anchor_ids]
     else:
-        anchors = latents[ops._torch().as_tensor(anchor_ids, device=latents.device)]
+        anchors = latents[torch_module().as_tensor(anchor_ids, device=latents.device)]
     return MineGrid(latents=anchor_grid(anchors, spacing, method=method), anchor_ids=anchor_ids,
                     anchor_distances=dist[layout].astype(np.float32), spacing=spacing)

@@ -7,24 +7,25 @@ coefficient arguments (``t``, ``alphas``) may also be Python numbers or sequence
 converted to the data dtype. Shape and value problems raise ``ValueError``, kind and dtype
 problems ``TypeError``; the message names the argument.
 
-CPU work runs in the native ``_core`` module with the GIL released (numpy arrays and CPU
-tensors share memory with it, no copies). CUDA tensors go to the ``_cuda`` kernels on the
-current stream, or to the equivalent torch code when ``_cuda`` was not built. Tensors that
-need gradients (and anything under ``torch.compile``) go through the custom ops of
-:mod:`latentatlas.torch_ops`, which carry autograd formulas.
+This is the thin public layer: each function checks its inputs once (kinds, dtypes and
+values with :mod:`._arrays`, shapes with the layouts of :mod:`._contract`), allocates or
+checks ``out``, and hands the normalised arrays to an executor of :mod:`._backend` (the
+native ``_core`` kernels with the GIL released for CPU data, no copies; the ``_cuda``
+kernels on the current stream for CUDA tensors, or the torch fallback without them).
+Tensors that need gradients (and anything under ``torch.compile``) go through the custom
+ops of :mod:`latentatlas.torch_ops`, which call the same executors and carry autograd
+formulas. Calls only go down: nothing below imports this module.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Literal, Sequence, Union
 
 import numpy as np
 
 from . import _backend
-from ._core import interp as _interp_native
-from ._core import offset as _offset_native
-from ._core import score as _score_native
+from ._arrays import check_data, coefficients, needs_autograd, prepare_out, shape_of, torch_module
+from ._contract import METHODS, interp_layout, method_code, method_name, offset_layout, score_layout
 
 __all__ = [
     "slerp",
@@ -44,285 +45,102 @@ Array = Any  # numpy.ndarray or torch.Tensor (torch is imported only when a tens
 Times = Union[float, Sequence[float], Array]
 Method = Literal["slerp", "lerp", "slerp_gaussian", "lerp_gaussian"]
 
-# Method names and their codes in the native modules (csrc/common.h: Method).
-METHODS: dict[str, int] = {"lerp": 0, "slerp": 1, "lerp_gaussian": 2, "slerp_gaussian": 3}
-_ALIASES = {"slerp-gaussian": "slerp_gaussian", "lerp-gaussian": "lerp_gaussian"}
-_FLOAT_DTYPES = ("float32", "float64")
+_NO_OUT_WITH_GRAD = "out= cannot be used when gradients are required or under torch.compile"
 
 
-# ----------------------------------------------------------------------------- kinds
+# ----------------------------------------------------------------------------- latent shapes
+#
+# The rule (README, "Latents of any shape"): a 1-D array is one flat latent (D,); an array
+# of two or more dimensions is a batch along its first axis, (B, *S), each latent one
+# vector of prod(S) numbers. ``latent_ndim=k`` says instead that the last k dimensions
+# form one latent (so a single (4, 64, 64) latent is ``latent_ndim=3``). Spatial latents
+# are flattened to the (B, prod(S)) rows the kernels take (a view for contiguous data)
+# and the results viewed back as (..., *S).
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
-def _is_tensor(x: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def _kind(name: str, x: Any) -> str:
-    if isinstance(x, np.ndarray):
-        return "numpy"
-    if _is_tensor(x):
-        return "torch"
-    raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+def _split_latent(name: str, shape: tuple[int, ...], latent_ndim: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(leading, S)``: the batch dimensions (none or one) and the latent shape."""
+    if latent_ndim is None:
+        if not shape:
+            raise ValueError(f"{name} must be (D,), (B, D) or (B, *S), got a 0-d array")
+        return (shape[:1], shape[1:]) if len(shape) >= 2 else ((), shape)
+    if isinstance(latent_ndim, bool) or not isinstance(latent_ndim, (int, np.integer)):
+        raise TypeError(f"latent_ndim must be an int or None, got {type(latent_ndim).__name__}")
+    k = int(latent_ndim)
+    if k < 1:
+        raise ValueError(f"latent_ndim must be >= 1, got {k}")
+    if not k <= len(shape) <= k + 1:
+        raise ValueError(f"with latent_ndim={k}, {name} must have {k} dimensions (one latent) or {k + 1} "
+                         f"(a batch), got shape {shape}")
+    return shape[: len(shape) - k], shape[len(shape) - k:]
 
 
-def _dtype_name(x: Array) -> str:
-    return str(x.dtype).replace("torch.", "")
-
-
-def _check_data(pairs: Sequence[tuple[str, Array]]) -> str:
-    """Checks that the data arguments share one kind, one float dtype and one device."""
-    first_name, first = pairs[0]
-    kind = _kind(first_name, first)
-    dtype = _dtype_name(first)
-    if dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{first_name} must be float32 or float64, got {dtype}")
-    for name, x in pairs[1:]:
-        other = _kind(name, x)
-        if other != kind:
-            raise TypeError(f"{name} is a {_kind_word(other)} but {first_name} is a {_kind_word(kind)}; "
-                            "do not mix numpy and torch in one call")
-        if _dtype_name(x) != dtype:
-            raise TypeError(f"{name} must have the dtype of {first_name} ({dtype}), got {_dtype_name(x)}")
-        if kind == "torch" and x.device != first.device:
-            raise ValueError(f"{name} is on {x.device} but {first_name} is on {first.device}")
-    if kind == "torch":
-        for name, x in pairs:
-            if x.is_complex() or x.layout != _torch().strided:
-                raise TypeError(f"{name} must be a dense real tensor")
-    return kind
-
-
-def _kind_word(kind: str) -> str:
-    return "numpy array" if kind == "numpy" else "torch tensor"
-
-
-def _shape(x: Array) -> tuple[int, ...]:
-    return tuple(int(s) for s in x.shape)
-
-
-def _coefficients(name: str, value: Any, like: Array, kind: str) -> Array:
-    """t or alphas as an array/tensor of like's kind, dtype (and device), values checked."""
-    if kind == "numpy":
-        if _is_tensor(value):
-            raise TypeError(f"{name} is a torch tensor but the data are numpy arrays; do not mix them")
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a number or an array of numbers") from exc
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-                                       or arr.dtype == np.bool_):
-            raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-        arr = arr.astype(like.dtype, copy=False)
-        if arr.size and not np.isfinite(arr).all():
-            raise ValueError(f"{name} contains NaN or Inf")
-        return arr
-    torch = _torch()
-    if isinstance(value, np.ndarray):
-        raise TypeError(f"{name} is a numpy array but the data are torch tensors; do not mix them")
-    if isinstance(value, torch.Tensor):
-        if value.is_complex() or not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64, torch.bool)):
-            raise TypeError(f"{name} must be real numbers, got {value.dtype}")
-        ten = value.to(device=like.device, dtype=like.dtype)
-    else:
-        try:
-            ten = torch.as_tensor(value, dtype=like.dtype, device=like.device)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a number or a sequence of numbers") from exc
-    if ten.numel() and not _is_compiling() and not bool(torch.isfinite(ten).all()):
-        raise ValueError(f"{name} contains NaN or Inf")
-    return ten
-
-
-def _is_compiling() -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and torch.compiler.is_compiling()
-
-
-def _needs_autograd(kind: str, arrays: Sequence[Array]) -> bool:
-    if kind != "torch":
-        return False
-    torch = _torch()
-    if torch.compiler.is_compiling():
-        return True
-    return torch.is_grad_enabled() and any(x.requires_grad for x in arrays)
-
-
-# ----------------------------------------------------------------------------- shapes
-
-
-def interp_layout(a_shape: tuple[int, ...], b_shape: tuple[int, ...],
-                  t_shape: tuple[int, ...]) -> tuple[int, int, int, int, tuple[int, ...]]:
-    """The normalised sizes of an interpolation call and its public output shape.
-
-    Returns ``(B, D, Bt, T, out_shape)``: the kernels see a, b as (B, D), t as (Bt, T) with
-    Bt 1 or B, and write (B, T, D), which is then viewed as ``out_shape``.
-    """
-    if a_shape != b_shape:
-        raise ValueError(f"a and b must have the same shape, got {a_shape} and {b_shape}")
-    if len(a_shape) not in (1, 2):
-        raise ValueError(f"a and b must be (D,) or (B, D), got shape {a_shape}")
-    vector = len(a_shape) == 1
-    B, D = (1, a_shape[0]) if vector else a_shape
-    if len(t_shape) == 0:
-        return B, D, 1, 1, a_shape
-    if len(t_shape) == 1:
-        T = t_shape[0]
-        return B, D, 1, T, (T, D) if vector else (B, T, D)
-    if len(t_shape) == 2:
-        if vector:
-            raise ValueError(f"t of shape {t_shape} (per-pair times) needs a and b of shape (B, D), got {a_shape}")
-        if t_shape[0] not in (1, B):
-            raise ValueError(f"t must be a float, (T,) or (B, T) with B = {B}, got shape {t_shape}")
-        return B, D, t_shape[0], t_shape[1], (B, t_shape[1], D)
-    raise ValueError(f"t must be a float, (T,) or (B, T), got shape {t_shape}")
-
-
-def _latents_and_vectors(z_shape: tuple[int, ...], v_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(N, K, D) of latents z and attribute vectors, each 1-D or 2-D, sharing D."""
-    if len(z_shape) not in (1, 2):
-        raise ValueError(f"z must be (D,) or (N, D), got shape {z_shape}")
-    if len(v_shape) not in (1, 2):
-        raise ValueError(f"vectors must be (D,) or (K, D), got shape {v_shape}")
-    D = z_shape[-1]
-    if v_shape[-1] != D:
-        raise ValueError(f"vectors must have the latent size of z ({D}), got shapes {v_shape} and {z_shape}")
-    return (1 if len(z_shape) == 1 else z_shape[0]), (1 if len(v_shape) == 1 else v_shape[0]), D
-
-
-def offset_layout(z_shape: tuple[int, ...], v_shape: tuple[int, ...],
-                  al_shape: tuple[int, ...]) -> tuple[int, int, int, int, tuple[int, ...]]:
-    """Normalised sizes ``(N, K, A, D, out_shape)`` of an offset call (see :func:`offset`)."""
-    N, K, D = _latents_and_vectors(z_shape, v_shape)
-    if len(v_shape) == 1 and len(al_shape) != 1:
-        raise ValueError(f"with a single vector of shape {v_shape}, alphas must be (A,), got shape {al_shape}")
-    if len(v_shape) == 2 and (len(al_shape) != 2 or al_shape[1] != K):
-        raise ValueError(f"alphas must be (A, K) with K = {K} vectors, got shape {al_shape}")
-    A = al_shape[0]
-    return N, K, A, D, ((A, D) if len(z_shape) == 1 else (N, A, D))
-
-
-def score_layout(z_shape: tuple[int, ...], v_shape: tuple[int, ...]) -> tuple[int, int, int, tuple[int, ...]]:
-    """Normalised sizes ``(N, K, D, out_shape)`` of a score call (see :func:`score`)."""
-    N, K, D = _latents_and_vectors(z_shape, v_shape)
-    out_shape = tuple(([N] if len(z_shape) == 2 else []) + ([K] if len(v_shape) == 2 else []))
-    return N, K, D, out_shape
-
-
-# ----------------------------------------------------------------------------- execution
-
-
-def _numpy_view(name: str, x: Array) -> np.ndarray:
-    """A numpy view of a CPU array or tensor (no copy), unit-stride in its last dimension."""
-    if not isinstance(x, np.ndarray):
-        x = x.detach()
-        if x.is_conj() or x.is_neg():
-            x = x.resolve_conj().resolve_neg()
-        x = x.numpy()
-    if x.ndim and x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
-        x = np.ascontiguousarray(x)
-    return x
-
-
-def _native_into(call, inputs: Sequence[np.ndarray], result: Array, kind: str,
-                 shape: tuple[int, ...]) -> None:
-    """Runs ``call(target)`` for a native op whose normalised output has ``shape``.
-
-    The kernels write C-contiguous buffers; ``result`` is written directly when a view of
-    that shape is C-contiguous and overlaps no input, else through a scratch buffer.
-    """
-    arr = result if kind == "numpy" else result.numpy()
-    view = arr.view()
-    try:
-        view.shape = shape
-    except AttributeError:  # not viewable without a copy
-        view = None
-    if view is not None and view.flags.c_contiguous and not any(np.may_share_memory(view, x) for x in inputs):
-        call(view)
-        return
-    scratch = np.empty(shape, dtype=arr.dtype)
-    try:
-        call(scratch)
-    finally:
-        arr[...] = scratch.reshape(arr.shape)
-
-
-def _prepare_out(out: Any, kind: str, like: Array, shape: tuple[int, ...], what: str) -> Array:
+def _on_flat_rows(run: Any, inner_shape: tuple[int, ...], latent: tuple[int, ...], out: Any, what: str) -> Array:
+    """Runs a row op whose flat output has ``inner_shape`` (last axis ``prod(latent)``) and
+    returns it shaped ``(..., *latent)``: into ``out`` (checked against that shape) through a
+    flat view when one exists without a copy, else through a scratch result."""
+    public = inner_shape[:-1] + latent
     if out is None:
-        if kind == "numpy":
-            return np.empty(shape, dtype=like.dtype)
-        return _torch().empty(shape, dtype=like.dtype, device=like.device)
-    if _kind("out", out) != kind:
-        raise TypeError(f"out must be a {_kind_word(kind)} like the inputs, got a {_kind_word(_kind('out', out))}")
-    if _dtype_name(out) != _dtype_name(like):
-        raise TypeError(f"out must have dtype {_dtype_name(like)}, got {_dtype_name(out)}")
-    if _shape(out) != shape:
-        raise ValueError(f"out must have shape {shape} for {what}, got {_shape(out)}")
-    if kind == "torch":
-        if out.device != like.device:
-            raise ValueError(f"out is on {out.device} but the inputs are on {like.device}")
-        if out.requires_grad:
-            raise ValueError("out must not require grad")
-    elif not out.flags.writeable:
-        raise ValueError("out is read-only")
+        return run(None).reshape(public)
+    if shape_of(out) != public:
+        raise ValueError(f"out must have shape {public} for {what}, got {shape_of(out)}")
+    try:
+        if isinstance(out, np.ndarray):
+            view = out.view()
+            view.shape = inner_shape
+        else:
+            view = out.view(inner_shape)
+    except (AttributeError, RuntimeError, ValueError):
+        view = None
+    if view is not None:
+        run(view)
+    else:
+        out[...] = run(None).reshape(public)
     return out
 
 
-def _check_finite_torch(pairs: Sequence[tuple[str, Array]]) -> None:
-    torch = _torch()
-    for name, x in pairs:
-        if x.numel() and not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{name} contains NaN or Inf")
+def _flat_shape(leading: tuple[int, ...], latent: tuple[int, ...]) -> tuple[int, ...]:
+    return (*leading, int(np.prod(latent, dtype=np.int64)))
 
 
-def _on_cuda(kind: str, x: Array) -> bool:
-    return kind == "torch" and x.device.type != "cpu"
+def _is_flat(latent: tuple[int, ...], latent_ndim: Any) -> bool:
+    return latent_ndim is None and len(latent) == 1
 
 
-def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any) -> Array:
-    method = _ALIASES.get(method, method) if isinstance(method, str) else method
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    kind = _check_data([("a", a), ("b", b)])
-    tt = _coefficients("t", t, a, kind)
-    if _needs_autograd(kind, (a, b, tt)):
+def _interpolate(a: Array, b: Array, t: Times, method: str, out: Any, latent_ndim: Any) -> Array:
+    code = method_code(method)
+    kind = check_data([("a", a), ("b", b)])
+    tt = coefficients("t", t, a, kind)
+    a_shape, b_shape = shape_of(a), shape_of(b)
+    if a_shape != b_shape:
+        raise ValueError(f"a and b must have the same shape, got {a_shape} and {b_shape}")
+    leading, latent = _split_latent("a", a_shape, latent_ndim)
+    if _is_flat(latent, latent_ndim):
+        return _interpolate_rows(code, a, b, tt, out, kind)
+    flat = _flat_shape(leading, latent)
+    inner_shape = interp_layout(flat, flat, shape_of(tt))[-1]
+    return _on_flat_rows(lambda o: _interpolate_rows(code, a.reshape(flat), b.reshape(flat), tt, o, kind),
+                         inner_shape, latent, out, f"a of shape {a_shape} and t of shape {shape_of(tt)}")
+
+
+def _interpolate_rows(code: int, a: Array, b: Array, tt: Array, out: Any, kind: str) -> Array:
+    """Interpolation of flat latents, (D,) or (B, D), with ``tt`` already converted."""
+    if needs_autograd(kind, (a, b, tt)):
         if out is not None:
-            raise ValueError("out= cannot be used when gradients are required or under torch.compile")
+            raise ValueError(_NO_OUT_WITH_GRAD)
         from . import torch_ops  # noqa: F401  (registers torch.ops.latentatlas.*)
 
-        return _torch().ops.latentatlas.interpolate(a, b, tt, method)
-    return _interpolate_nograd(a, b, tt, method, out=out)
-
-
-def _interpolate_nograd(a: Array, b: Array, t: Array, method: str, out: Any = None) -> Array:
-    """Interpolation without autograd: the body of the custom op and of the public ops.
-    ``t`` must already be an array/tensor of a's kind, dtype and device."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    kind = _check_data([("a", a), ("b", b)])
-    B, D, Bt, T, out_shape = interp_layout(_shape(a), _shape(b), _shape(t))
-    result = _prepare_out(out, kind, a, out_shape, f"a of shape {_shape(a)} and t of shape {_shape(t)}")
-    if B * T * D == 0:
-        return result
-    if _on_cuda(kind, a):
-        _check_finite_torch([("a", a), ("b", b), ("t", t)])
-        _backend.cuda_interpolate(METHODS[method], a.reshape(B, D), b.reshape(B, D), t.reshape(Bt, T), result)
-        return result
-    a2 = _numpy_view("a", a).reshape(B, D)
-    b2 = _numpy_view("b", b).reshape(B, D)
-    t2 = np.ascontiguousarray(_numpy_view("t", t).reshape(Bt, T))
-    code = METHODS[method]
-    _native_into(lambda target: _interp_native(code, a2, b2, t2, target), (a2, b2, t2), result, kind, (B, T, D))
+        name = next(n for n, c in METHODS.items() if c == code)
+        return torch_module().ops.latentatlas.interpolate(a, b, tt, name)
+    B, D, Bt, T, out_shape = interp_layout(shape_of(a), shape_of(b), shape_of(tt))
+    result = prepare_out(out, kind, a, out_shape, f"a of shape {shape_of(a)} and t of shape {shape_of(tt)}")
+    if B * T * D:
+        _backend.executor(a).interpolate(code, a.reshape(B, D), b.reshape(B, D), tt.reshape(Bt, T), result)
     return result
 
 
-def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None,
+          latent_ndim: int | None = None) -> Array:
     """Spherical linear interpolation from ``a`` to ``b`` (the paper's slerp).
 
     The angle ω between the directions of ``a`` and ``b`` is computed accurately at every
@@ -335,10 +153,16 @@ def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
     interpolated linearly (lerp in one dimension). Never NaN for finite input.
 
     Args:
-        a, b: ``(D,)`` or ``(B, D)`` float32/float64 arrays or tensors of the same shape.
-        t: a float (result shaped like ``a``), ``(T,)`` (→ ``(T, D)`` or ``(B, T, D)``), or
-            ``(B, T)`` per-pair times with ``(B, D)`` inputs (→ ``(B, T, D)``).
+        a, b: float32/float64 arrays or tensors of the same shape: ``(D,)`` (one latent),
+            ``(B, D)``, or ``(B, *S)`` — a batch of latents of any shape ``S``, each one
+            vector of ``prod(S)`` numbers (the angle is between whole latents).
+        t: a float (result shaped like ``a``), ``(T,)`` (→ ``(T, D)`` or ``(B, T, *S)``), or
+            ``(B, T)`` per-pair times with batched inputs (→ ``(B, T, *S)``).
         out: optional preallocated output of the result's shape, kind and dtype.
+        latent_ndim: how many trailing dimensions form one latent. By default a 1-D
+            array is one latent and an array of two or more dimensions is a batch along
+            its first axis; ``latent_ndim=len(S)`` passes a single latent of shape ``S``
+            (e.g. ``latent_ndim=3`` for one ``(4, 64, 64)`` diffusion latent).
 
     Returns:
         The interpolated vectors, same kind, device and dtype as ``a``.
@@ -347,19 +171,21 @@ def slerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
         TypeError: non-float dtypes, mixed numpy/torch or mixed dtypes.
         ValueError: mismatched shapes, a bad ``t`` shape, NaN or Inf in any input.
     """
-    return _interpolate(a, b, t, "slerp", out)
+    return _interpolate(a, b, t, "slerp", out, latent_ndim)
 
 
-def lerp(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def lerp(a: Array, b: Array, t: Times, *, out: Array | None = None,
+         latent_ndim: int | None = None) -> Array:
     """Linear interpolation ``(1 − t)·a + t·b``, with the shapes and checks of :func:`slerp`.
 
     Computed in double precision and rounded once; t = 0 and t = 1 return the endpoints
     exactly.
     """
-    return _interpolate(a, b, t, "lerp", out)
+    return _interpolate(a, b, t, "lerp", out, latent_ndim)
 
 
-def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None,
+                   latent_ndim: int | None = None) -> Array:
     """Slerp in the Gaussian-CDF space, as in the paper's library.
 
     Elementwise ``u = Φ(a) − ½``, ``v = Φ(b) − ½``; ``s = slerp(u, v, t)`` with the edge-case
@@ -367,31 +193,50 @@ def slerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) ->
     [1e-300, 1 − 1e-300] so extrapolation stays finite (|z| ≲ 37). Shapes and checks as in
     :func:`slerp`; endpoints exact.
     """
-    return _interpolate(a, b, t, "slerp_gaussian", out)
+    return _interpolate(a, b, t, "slerp_gaussian", out, latent_ndim)
 
 
-def lerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None) -> Array:
+def lerp_gaussian(a: Array, b: Array, t: Times, *, out: Array | None = None,
+                  latent_ndim: int | None = None) -> Array:
     """Linear interpolation in the Gaussian-CDF space: ``Φ⁻¹((1 − t)·Φ(a) + t·Φ(b))``.
 
     The upper tail is carried separately (``Φ(−x)``), so large values keep their precision;
     probabilities are clamped to 1e-300 so extrapolation stays finite. Shapes and checks
     as in :func:`slerp`; endpoints exact.
     """
-    return _interpolate(a, b, t, "lerp_gaussian", out)
+    return _interpolate(a, b, t, "lerp_gaussian", out, latent_ndim)
 
 
-def interpolate(a: Array, b: Array, t: Times, method: Method = "slerp", *, out: Array | None = None) -> Array:
+def interpolate(a: Array, b: Array, t: Times, method: Method = "slerp", *, out: Array | None = None,
+                latent_ndim: int | None = None) -> Array:
     """Interpolates with the named method: ``"slerp"`` (default), ``"lerp"``,
     ``"slerp_gaussian"`` or ``"lerp_gaussian"`` (hyphenated spellings accepted).
 
     See :func:`slerp` for shapes, ``out`` and errors; an unknown method is a ValueError.
     """
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
-    return _interpolate(a, b, t, method, out)
+    return _interpolate(a, b, t, method, out, latent_ndim)
 
 
-def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -> Array:
+def _vectors_like(z_shape: tuple[int, ...], v_shape: tuple[int, ...],
+                  latent_ndim: Any) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+    """For spatial latents: ``(z_flat, v_flat, S)``, the flat shapes the row ops take and
+    the latent shape; None for flat latents (the row ops' own rules and messages apply)."""
+    leading, latent = _split_latent("z", z_shape, latent_ndim)
+    if _is_flat(latent, latent_ndim):
+        return None
+    if v_shape == latent:
+        v_flat: tuple[int, ...] = _flat_shape((), latent)
+    elif v_shape[1:] == latent and len(v_shape) == len(latent) + 1:
+        v_flat = _flat_shape(v_shape[:1], latent)
+    else:
+        raise ValueError(f"vectors must be one latent of shape {latent} or (K, *{latent}), got shape {v_shape} "
+                         f"(z of shape {z_shape} is read as {'a batch of latents' if leading else 'one latent'} "
+                         f"of shape {latent}; pass latent_ndim= to say otherwise)")
+    return _flat_shape(leading, latent), v_flat, latent
+
+
+def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None,
+           latent_ndim: int | None = None) -> Array:
     """Moves latents along attribute vectors at several strengths.
 
     ``out[n, a] = z[n] + Σ_k alphas[a, k]·vectors[k]`` — attribute traversals, decoupled
@@ -399,62 +244,65 @@ def offset(z: Array, vectors: Array, alphas: Any, *, out: Array | None = None) -
     formed in double precision once per strength and added to every latent.
 
     Args:
-        z: ``(N, D)`` or ``(D,)`` latents.
-        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for a single one.
+        z: ``(N, D)`` or ``(D,)`` latents, or ``(N, *S)`` latents of any shape ``S``.
+        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for a single one (``(K, *S)``
+            or ``S`` for latents of shape ``S``).
         alphas: ``(A, K)`` strengths (``(A,)`` with a single vector); numbers, sequences or
             arrays/tensors of z's kind, converted to z's dtype.
         out: optional preallocated ``(N, A, D)`` (or ``(A, D)``) output.
+        latent_ndim: trailing dimensions of ``z`` that form one latent (see :func:`slerp`).
 
     Returns:
-        ``(N, A, D)``, or ``(A, D)`` for a single latent; same kind, device, dtype as ``z``.
+        ``(N, A, D)`` (``(N, A, *S)``), or ``(A, D)`` for a single latent; same kind,
+        device, dtype as ``z``.
 
     Raises:
         TypeError: non-float dtypes, mixed kinds or dtypes of z, vectors and out.
         ValueError: mismatched shapes; NaN or Inf in any input.
     """
-    kind = _check_data([("z", z), ("vectors", vectors)])
-    al = _coefficients("alphas", alphas, z, kind)
-    if _needs_autograd(kind, (z, vectors, al)):
+    kind = check_data([("z", z), ("vectors", vectors)])
+    al = coefficients("alphas", alphas, z, kind)
+    spatial = _vectors_like(shape_of(z), shape_of(vectors), latent_ndim)
+    if spatial is None:
+        return _offset_rows(z, vectors, al, out, kind)
+    z_flat, v_flat, latent = spatial
+    inner_shape = offset_layout(z_flat, v_flat, shape_of(al))[-1]
+    return _on_flat_rows(lambda o: _offset_rows(z.reshape(z_flat), vectors.reshape(v_flat), al, o, kind),
+                         inner_shape, latent, out, f"z of shape {shape_of(z)} and alphas of shape {shape_of(al)}")
+
+
+def _offset_rows(z: Array, vectors: Array, al: Array, out: Any, kind: str) -> Array:
+    """offset() on flat latents, with ``al`` already converted."""
+    if needs_autograd(kind, (z, vectors, al)):
         if out is not None:
-            raise ValueError("out= cannot be used when gradients are required or under torch.compile")
+            raise ValueError(_NO_OUT_WITH_GRAD)
         from . import torch_ops  # noqa: F401
 
-        return _torch().ops.latentatlas.offset(z, vectors, al)
-    return _offset_nograd(z, vectors, al, out=out)
-
-
-def _offset_nograd(z: Array, vectors: Array, alphas: Array, out: Any = None) -> Array:
-    """offset() without autograd; ``alphas`` already of z's kind, dtype and device."""
-    kind = _check_data([("z", z), ("vectors", vectors)])
-    N, K, A, D, out_shape = offset_layout(_shape(z), _shape(vectors), _shape(alphas))
-    result = _prepare_out(out, kind, z, out_shape, f"z of shape {_shape(z)} and alphas of shape {_shape(alphas)}")
-    if N * A * D == 0:
-        return result
-    if _on_cuda(kind, z):
-        _check_finite_torch([("z", z), ("vectors", vectors), ("alphas", alphas)])
-        _backend.cuda_offset(z.reshape(N, D), vectors.reshape(K, D), alphas.reshape(A, K), result)
-        return result
-    z2 = _numpy_view("z", z).reshape(N, D)
-    v2 = _numpy_view("vectors", vectors).reshape(K, D)
-    al2 = np.ascontiguousarray(_numpy_view("alphas", alphas).reshape(A, K))
-    _native_into(lambda target: _offset_native(z2, v2, al2, target), (z2, v2, al2), result, kind, (N, A, D))
+        return torch_module().ops.latentatlas.offset(z, vectors, al)
+    N, K, A, D, out_shape = offset_layout(shape_of(z), shape_of(vectors), shape_of(al))
+    result = prepare_out(out, kind, z, out_shape, f"z of shape {shape_of(z)} and alphas of shape {shape_of(al)}")
+    if N * A * D:
+        _backend.executor(z).offset(z.reshape(N, D), vectors.reshape(K, D), al.reshape(A, K), result)
     return result
 
 
-def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | None = None) -> Array:
+def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | None = None,
+          latent_ndim: int | None = None) -> Array:
     """Dot products of latents with attribute vectors (AtDot scoring).
 
     Args:
-        z: ``(N, D)`` or ``(D,)`` latents.
-        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for one.
+        z: ``(N, D)`` or ``(D,)`` latents, or ``(N, *S)`` latents of any shape ``S``.
+        vectors: ``(K, D)`` attribute vectors, or ``(D,)`` for one (``(K, *S)`` or ``S``).
         normalize: cosine similarity instead of the dot product; a zero latent or vector
             scores 0 (never NaN).
         out: optional preallocated output.
+        latent_ndim: trailing dimensions of ``z`` that form one latent (see :func:`slerp`).
 
     Returns:
-        ``(N, K)`` scores (dimensions of 1-D inputs dropped: ``(N,)``, ``(K,)`` or a 0-d
-        array), same kind, device and dtype as ``z``. Sums that overflow are recomputed
-        exactly with scaled operands, so a finite answer is returned wherever one exists.
+        ``(N, K)`` scores (dimensions of a single latent or vector dropped: ``(N,)``,
+        ``(K,)`` or a 0-d array), same kind, device and dtype as ``z``. Sums that overflow
+        are recomputed exactly with scaled operands, so a finite answer is returned
+        wherever one exists.
 
     Raises:
         TypeError: non-float dtypes, mixed kinds or dtypes.
@@ -462,30 +310,20 @@ def score(z: Array, vectors: Array, *, normalize: bool = False, out: Array | Non
     """
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
-    kind = _check_data([("z", z), ("vectors", vectors)])
-    if _needs_autograd(kind, (z, vectors)):
+    kind = check_data([("z", z), ("vectors", vectors)])
+    spatial = _vectors_like(shape_of(z), shape_of(vectors), latent_ndim)
+    if spatial is not None:
+        z, vectors = z.reshape(spatial[0]), vectors.reshape(spatial[1])
+    if needs_autograd(kind, (z, vectors)):
         if out is not None:
-            raise ValueError("out= cannot be used when gradients are required or under torch.compile")
+            raise ValueError(_NO_OUT_WITH_GRAD)
         from . import torch_ops  # noqa: F401
 
-        return _torch().ops.latentatlas.score(z, vectors, bool(normalize))
-    return _score_nograd(z, vectors, bool(normalize), out=out)
-
-
-def _score_nograd(z: Array, vectors: Array, normalize: bool, out: Any = None) -> Array:
-    """score() without autograd."""
-    kind = _check_data([("z", z), ("vectors", vectors)])
-    N, K, D, out_shape = score_layout(_shape(z), _shape(vectors))
-    result = _prepare_out(out, kind, z, out_shape, f"z of shape {_shape(z)} and vectors of shape {_shape(vectors)}")
-    if N * K == 0:
-        return result
-    if _on_cuda(kind, z):
-        _check_finite_torch([("z", z), ("vectors", vectors)])
-        _backend.cuda_score(z.reshape(N, D), vectors.reshape(K, D), normalize, result)
-        return result
-    z2 = _numpy_view("z", z).reshape(N, D)
-    v2 = _numpy_view("vectors", vectors).reshape(K, D)
-    _native_into(lambda target: _score_native(z2, v2, normalize, target), (z2, v2), result, kind, (N, K))
+        return torch_module().ops.latentatlas.score(z, vectors, bool(normalize))
+    N, K, D, out_shape = score_layout(shape_of(z), shape_of(vectors))
+    result = prepare_out(out, kind, z, out_shape, f"z of shape {shape_of(z)} and vectors of shape {shape_of(vectors)}")
+    if N * K:
+        _backend.executor(z).score(z.reshape(N, D), vectors.reshape(K, D), bool(normalize), result)
     return result
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import as_numpy, check_int
 from ._files import atomic_open
 
 __all__ = ["line_plot", "small_multiples", "roc_plot", "histogram_plot", "scatter_plot"]
@@ -31,13 +32,16 @@ def _format_of(path: str | os.PathLike) -> str:
     return _FORMATS[ext]
 
 
-def _vector(values: Any, name: str) -> np.ndarray:
+def _finite_numbers(values: Any, name: str, columns: int | None = None) -> np.ndarray:
+    """``values`` as finite float64 numbers: ``(N,)``, or ``(N, columns)`` when given, N >= 1."""
     try:
-        v = np.asarray(values, dtype=np.float64)
+        v = as_numpy(values, np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numbers, got {type(values).__name__}") from exc
-    if v.ndim != 1:
+    if columns is None and v.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {v.shape}")
+    if columns is not None and (v.ndim != 2 or v.shape[1] != columns):
+        raise ValueError(f"{name} must have shape (N, {columns}), got {v.shape}")
     if v.size == 0:
         raise ValueError(f"{name} is empty")
     if not np.all(np.isfinite(v)):
@@ -46,12 +50,12 @@ def _vector(values: Any, name: str) -> np.ndarray:
 
 
 def _series(x: Any, series: Mapping[str, Any], name: str = "series") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    xs = _vector(x, "x")
+    xs = _finite_numbers(x, "x")
     if not isinstance(series, Mapping) or not series:
         raise ValueError(f"{name} must be a non-empty mapping of label -> values")
     out: dict[str, np.ndarray] = {}
     for label, ys in series.items():
-        y = _vector(ys, f"{name}[{label!r}]")
+        y = _finite_numbers(ys, f"{name}[{label!r}]")
         if y.size != xs.size:
             raise ValueError(f"{name}[{label!r}] has {y.size} values but x has {xs.size}")
         out[str(label)] = y
@@ -113,8 +117,7 @@ def small_multiples(x: Any, panels: Sequence[tuple[str, Mapping[str, Any]]], pat
     panel per ``(title, series)`` in ``panels``, ``cols`` panels a row, the legend of the
     first panel shown once for all. Used for the blog's 45 digit-pair walks. Returns the path."""
     _format_of(path)
-    if isinstance(cols, bool) or not isinstance(cols, int) or cols < 1:
-        raise ValueError(f"cols must be a positive integer, got {cols!r}")
+    cols = check_int("cols", cols, 1)
     if not panels:
         raise ValueError("panels is empty")
     checked = []
@@ -168,8 +171,8 @@ def roc_plot(curves: Mapping[str, tuple[Any, Any]], path: str | os.PathLike, *, 
     for label, pair in curves.items():
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise ValueError(f"curves[{label!r}] must be an (fpr, tpr) pair")
-        fpr = _vector(pair[0], f"curves[{label!r}] fpr")
-        tpr = _vector(pair[1], f"curves[{label!r}] tpr")
+        fpr = _finite_numbers(pair[0], f"curves[{label!r}] fpr")
+        tpr = _finite_numbers(pair[1], f"curves[{label!r}] tpr")
         if fpr.size != tpr.size:
             raise ValueError(f"curves[{label!r}]: fpr has {fpr.size} values but tpr has {tpr.size}")
         if fpr.min() < 0 or fpr.max() > 1 or tpr.min() < 0 or tpr.max() > 1:
@@ -194,14 +197,14 @@ def histogram_plot(edges: Any, counts: Mapping[str, Any], path: str | os.PathLik
     """Overlaid histograms on shared bin ``edges`` (``len(edges) - 1`` counts per entry of
     ``counts``, label -> non-negative counts), with an optional vertical ``threshold`` line
     (the AtDot decision threshold). Returns the path."""
-    e = _vector(edges, "edges")
+    e = _finite_numbers(edges, "edges")
     if e.size < 2 or np.any(np.diff(e) <= 0):
         raise ValueError("edges must be at least two strictly increasing values")
     if not isinstance(counts, Mapping) or not counts:
         raise ValueError("counts must be a non-empty mapping of label -> counts")
     checked = {}
     for label, c in counts.items():
-        v = _vector(c, f"counts[{label!r}]")
+        v = _finite_numbers(c, f"counts[{label!r}]")
         if v.size != e.size - 1:
             raise ValueError(f"counts[{label!r}] has {v.size} values but edges define {e.size - 1} bins")
         if v.min() < 0:
@@ -229,17 +232,8 @@ def scatter_plot(points: Any, classes: Any, path: str | os.PathLike, *, class_na
     the blog), one legend entry per class present; ``class_names`` (indexed by class id)
     names them, else the ids are used. Returns the path."""
     _format_of(path)
-    try:
-        pts = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"points must be numbers, got {type(points).__name__}") from exc
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(f"points must have shape (N, 2), got {pts.shape}")
-    if pts.shape[0] == 0:
-        raise ValueError("points is empty")
-    if not np.all(np.isfinite(pts)):
-        raise ValueError("points contains NaN or Inf")
-    cls = np.asarray(classes)
+    pts = _finite_numbers(points, "points", columns=2)
+    cls = as_numpy(classes)
     if cls.shape != (pts.shape[0],):
         raise ValueError(f"classes must have shape ({pts.shape[0]},), got {cls.shape}")
     if cls.dtype.kind not in "iu" or cls.min() < 0:

@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ._files import atomic_write
-from ._validate import check_int as _check_int
-from ._validate import finite_floats
+from ._arrays import check_images, check_int, is_number
 
 __all__ = ["to_numpy_images", "auto_scale", "image_sheet", "save_image", "save_gif"]
 
@@ -44,15 +43,7 @@ def to_numpy_images(images: Array, name: str = "images") -> np.ndarray:
         TypeError: not an array/tensor, or not a float dtype.
         ValueError: not 4-D, ``C`` not 1 or 3, an empty image, or NaN/Inf values.
     """
-    images = finite_floats(images, name, hint=" (images are floats in [0, 1]: divide uint8 images by 255)")
-    if images.ndim != 4:
-        raise ValueError(f"{name} must be NCHW (N, C, H, W), got shape {images.shape}")
-    n, c, h, w = images.shape
-    if c not in (1, 3):
-        raise ValueError(f"{name} must have 1 (grayscale) or 3 (RGB) channels, got C = {c} in shape {images.shape}")
-    if h == 0 or w == 0:
-        raise ValueError(f"{name} has empty images of size {h}x{w}")
-    return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    return check_images(images, name, clip=True)
 
 
 def auto_scale(height: int, width: int) -> int:
@@ -65,7 +56,7 @@ def auto_scale(height: int, width: int) -> int:
 
 
 def _check_unit(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
@@ -110,15 +101,15 @@ def image_sheet(images: Array, rows: int, cols: int, *, pad: int = 2, pad_value:
         TypeError / ValueError: see :func:`to_numpy_images`; bad rows, cols, pad, scale or
         pad_value; more images than cells; label counts that do not match.
     """
-    rows = _check_int("rows", rows, 1)
-    cols = _check_int("cols", cols, 1)
-    pad = _check_int("pad", pad, 0)
+    rows = check_int("rows", rows, 1)
+    cols = check_int("cols", cols, 1)
+    pad = check_int("pad", pad, 0)
     pad_value = _check_unit("pad_value", pad_value)
     imgs = to_numpy_images(images)
     n, c, h, w = imgs.shape
     if n > rows * cols:
         raise ValueError(f"images has {n} images but a {rows}x{cols} sheet holds only {rows * cols}")
-    scale = auto_scale(h, w) if scale is None else _check_int("scale", scale, 1)
+    scale = auto_scale(h, w) if scale is None else check_int("scale", scale, 1)
     row_labels = _check_labels("row_labels", row_labels, rows)
     col_labels = _check_labels("col_labels", col_labels, cols)
 
@@ -210,8 +201,8 @@ def save_gif(frames: Array, path: str | os.PathLike, *, duration_ms: int = 80, l
     imgs = to_numpy_images(frames, "frames")
     if imgs.shape[0] == 0:
         raise ValueError("frames is empty: a GIF needs at least one frame")
-    duration_ms = _check_int("duration_ms", duration_ms, 1)
-    loop = _check_int("loop", loop, 0)
+    duration_ms = check_int("duration_ms", duration_ms, 1)
+    loop = check_int("loop", loop, 0)
     fmt = _image_format(os.fspath(path), ("GIF",))
     if boomerang and imgs.shape[0] > 2:
         imgs = np.concatenate([imgs, imgs[-2:0:-1]])

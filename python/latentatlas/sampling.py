@@ -18,20 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int as _check_int
-from ._validate import finite_floats, to_numpy
+from ._arrays import check_images, check_int, finite_floats, is_int, run_batched
+from ._protocol import PRIORS, check_prior
 
 __all__ = ["PRIORS", "sample_prior", "sample_latents", "sample_grid", "prior_grid", "encode_batched",
            "decode_batched"]
 
-PRIORS = ("gaussian", "uniform")
 Array = Any
-
-
-def _check_prior(prior: Any) -> str:
-    if prior not in PRIORS:
-        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-    return prior
 
 
 def _check_float_dtype(dtype: Any) -> np.dtype:
@@ -55,9 +48,9 @@ def sample_prior(n: int, dim: int, prior: str = "gaussian", *, seed: int | None 
     Returns:
         ``(n, dim)`` array.
     """
-    n = _check_int("n", n, 0)
-    dim = _check_int("dim", dim, 1)
-    prior = _check_prior(prior)
+    n = check_int("n", n, 0)
+    dim = check_int("dim", dim, 1)
+    prior = check_prior(prior)
     dt = _check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     if prior == "gaussian":
@@ -69,7 +62,7 @@ def _model_dim_prior(model: Any) -> tuple[int, str]:
     for attr in ("latent_dim", "prior"):
         if not hasattr(model, attr):
             raise TypeError(f"model must follow the model protocol; it has no {attr!r} attribute")
-    return _check_int("model.latent_dim", model.latent_dim, 1), _check_prior(model.prior)
+    return check_int("model.latent_dim", model.latent_dim, 1), check_prior(model.prior)
 
 
 def sample_latents(model: Any, n: int, *, seed: int | None = 0, dtype: Any = np.float32) -> np.ndarray:
@@ -82,8 +75,8 @@ def sample_latents(model: Any, n: int, *, seed: int | None = 0, dtype: Any = np.
 def sample_grid(model: Any, rows: int, cols: int, *, seed: int | None = 0, dtype: Any = np.float32) -> np.ndarray:
     """A ``(rows, cols, D)`` grid of prior samples for ``model`` (the reading-order reshape
     of :func:`sample_latents` with ``n = rows·cols``), ready to decode into a sheet."""
-    rows = _check_int("rows", rows, 1)
-    cols = _check_int("cols", cols, 1)
+    rows = check_int("rows", rows, 1)
+    cols = check_int("cols", cols, 1)
     z = sample_latents(model, rows * cols, seed=seed, dtype=dtype)
     return z.reshape(rows, cols, z.shape[1])
 
@@ -117,19 +110,19 @@ def prior_grid(rows: int, cols: int, dim: int = 2, prior: str = "gaussian", *, a
     Returns:
         ``(rows, cols, dim)`` array.
     """
-    rows = _check_int("rows", rows, 1)
-    cols = _check_int("cols", cols, 1)
-    prior = _check_prior(prior)
+    rows = check_int("rows", rows, 1)
+    cols = check_int("cols", cols, 1)
+    prior = check_prior(prior)
     dt = _check_float_dtype(dtype)
     if base is None:
-        dim = _check_int("dim", dim, 2)
+        dim = check_int("dim", dim, 2)
         base_vec = np.zeros(dim, dtype=np.float64)
     else:
         base_vec = finite_floats(base, "base").astype(np.float64)
         if base_vec.ndim != 1:
             raise ValueError(f"base must be a (dim,) latent, got shape {base_vec.shape}")
         dim = base_vec.shape[0]
-    if len(axes) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+    if len(axes) != 2 or not all(is_int(a) for a in axes):
         raise TypeError(f"axes must be two ints, got {axes!r}")
     a0, a1 = int(axes[0]), int(axes[1])
     if a0 == a1 or not (0 <= a0 < dim and 0 <= a1 < dim):
@@ -138,23 +131,6 @@ def prior_grid(rows: int, cols: int, dim: int = 2, prior: str = "gaussian", *, a
     grid[:, :, a0] = _prior_quantiles(rows, prior)[:, None]
     grid[:, :, a1] = _prior_quantiles(cols, prior)[None, :]
     return grid.astype(dt)
-
-
-def _run_batched(fn: Any, x: np.ndarray, batch_size: int, model: Any, what: str) -> np.ndarray:
-    import torch
-
-    device = getattr(model, "device", None)
-    parts = []
-    with torch.no_grad():
-        for start in range(0, x.shape[0], batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size], dtype=np.float32))
-            if device is not None:
-                chunk = chunk.to(device)
-            out = to_numpy(fn(chunk), f"the result of {what}")
-            if out.shape[0] != chunk.shape[0]:
-                raise ValueError(f"{what} returned {out.shape[0]} rows for a batch of {chunk.shape[0]}")
-            parts.append(out.astype(np.float32, copy=False))
-    return np.concatenate(parts) if parts else np.empty((0,), dtype=np.float32)
 
 
 def decode_batched(model: Any, latents: Array, *, batch_size: int = 256) -> np.ndarray:
@@ -170,14 +146,14 @@ def decode_batched(model: Any, latents: Array, *, batch_size: int = 256) -> np.n
         float32 numpy images.
     """
     dim, _ = _model_dim_prior(model)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     z = finite_floats(latents, "latents")
     if z.ndim == 0 or z.shape[-1] != dim:
         raise ValueError(f"latents must end in the model's latent size {dim}, got shape {z.shape}")
     flat = z.reshape(-1, dim)
     if flat.shape[0] == 0:
         raise ValueError("latents is empty: nothing to decode")
-    images = _run_batched(model.decode, flat, batch_size, model, "model.decode")
+    images = run_batched(model.decode, flat, batch_size, device=getattr(model, "device", None), what="model.decode")
     if images.ndim != 4:
         raise ValueError(f"model.decode must return NCHW images, got shape {images.shape}")
     return images.reshape(z.shape[:-1] + images.shape[1:])
@@ -188,18 +164,17 @@ def encode_batched(model: Any, images: Array, *, batch_size: int = 256) -> np.nd
 
     Raises:
         TypeError: the model has no ``encode``.
-        ValueError: images not 4-D, empty, NaN/Inf, or the encoder returns the wrong shape.
+        ValueError: images not NCHW with 1 or 3 channels, empty, NaN/Inf, or the encoder
+            returns the wrong shape.
     """
     dim, _ = _model_dim_prior(model)
     if not callable(getattr(model, "encode", None)):
         raise TypeError("model has no encode(): this needs a model with an encoder")
-    batch_size = _check_int("batch_size", batch_size, 1)
-    x = finite_floats(images, "images")
-    if x.ndim != 4:
-        raise ValueError(f"images must be NCHW (N, C, H, W), got shape {x.shape}")
+    batch_size = check_int("batch_size", batch_size, 1)
+    x = check_images(images)
     if x.shape[0] == 0:
         raise ValueError("images is empty: nothing to encode")
-    z = _run_batched(model.encode, x, batch_size, model, "model.encode")
+    z = run_batched(model.encode, x, batch_size, device=getattr(model, "device", None), what="model.encode")
     if z.shape != (x.shape[0], dim):
         raise ValueError(f"model.encode must return (N, {dim}) latents, got shape {z.shape}")
     return z

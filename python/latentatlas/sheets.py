@@ -3,24 +3,22 @@ strips, prior samples and prior grids, and slerp walks as GIFs.
 
 Each ``*_sheet`` function returns a ``uint8`` sheet (see :func:`latentatlas.render.image_sheet`);
 :func:`render_paper_sheets` writes the whole set for a model and a data set, and
-``python -m latentatlas.sheets --model digits-vae --out sheets/`` does that for a shipped
-model on the bundled digits.
+``latentatlas sheets --model digits-vae --out sheets/`` does that for a shipped model on
+the bundled digits.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import grids, render, sampling
-from ._validate import check_int
+from ._arrays import check_int
 
 __all__ = ["j_diagram_sheet", "strips_sheet", "mine_sheet", "latent_grid_sheet", "first_images",
-           "render_paper_sheets", "main"]
+           "render_paper_sheets"]
 
 Array = Any
 
@@ -158,26 +156,3 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
     written["walk.gif"] = render.save_gif(frames, os.path.join(out_dir, "walk.gif"))
     return written
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m latentatlas.sheets --model NAME_OR_PATH --out DIR``: loads the model with
-    ``latentatlas.models.load`` and the bundled digits, writes the sheets, prints the paths."""
-    parser = argparse.ArgumentParser(prog="python -m latentatlas.sheets", description=main.__doc__)
-    parser.add_argument("--model", required=True, help="shipped model name (digits-vae, digits-gan) or path")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--rows", type=int, default=7)
-    parser.add_argument("--cols", type=int, default=7)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    import latentatlas as la
-
-    model = la.models.load(args.model)
-    dataset = la.data.load_digits()
-    for name, path in render_paper_sheets(model, dataset, args.out, rows=args.rows, cols=args.cols,
-                                          seed=args.seed).items():
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

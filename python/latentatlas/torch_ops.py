@@ -12,15 +12,16 @@ Importing this module registers three custom ops (with fake kernels for
 - ``torch.ops.latentatlas.score(z, vectors, normalize) -> Tensor``: ``(N, K)`` (dimensions
   of 1-d inputs dropped, as ``latentatlas.score``).
 
-Shapes are checked with the helpers of ``latentatlas.ops`` (``interp_layout``,
+Shapes are checked with the layouts of ``latentatlas._contract`` (``interp_layout``,
 ``offset_layout``, ``score_layout``), in the fake kernels as in the real ones, so
 ``torch.compile`` reports the same ValueError/TypeError as eager code.
 
-The op bodies call the no-grad implementations of ``latentatlas.ops`` (native kernels,
-or the pure-torch fallback on CUDA without the ``_cuda`` extension). The backward
-formulas are written with torch ops (``latentatlas._torch_impl``) so they run on CPU and
-CUDA and trace under ``torch.compile``. ``latentatlas.ops`` routes torch tensors here when
-gradients are needed or while compiling; users normally call ``latentatlas.slerp`` etc.
+The op bodies call the executors of ``latentatlas._backend`` directly (native kernels, or
+the pure-torch fallback on CUDA without the ``_cuda`` extension), never the public layer
+above. The backward formulas are written with torch ops (``latentatlas._torch_impl``) so
+they run on CPU and CUDA and trace under ``torch.compile``. ``latentatlas.ops`` routes
+torch tensors here when gradients are needed or while compiling; users normally call
+``latentatlas.slerp`` etc.
 """
 
 from __future__ import annotations
@@ -29,20 +30,13 @@ from typing import Any
 
 import torch
 
+from . import _backend
 from . import _torch_impl as _impl
-from . import ops as _ops
+from ._contract import interp_layout, method_code, offset_layout, score_layout
 
 __all__ = ["interpolate", "offset", "score"]
 
 _FLOATS = (torch.float32, torch.float64)
-
-
-def _fresh(out: torch.Tensor, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """``out``, cloned if it shares memory with an input (custom ops may not alias)."""
-    ptr = out.untyped_storage().data_ptr()
-    if out.numel() and any(x.numel() and x.untyped_storage().data_ptr() == ptr for x in inputs):
-        return out.clone()
-    return out
 
 
 def _check_tensors(op: str, **tensors: torch.Tensor) -> None:
@@ -63,11 +57,6 @@ def _check_tensors(op: str, **tensors: torch.Tensor) -> None:
             raise ValueError(f"{op}: {name} is on {x.device} but {names[0]} is on {first.device}")
 
 
-def _check_method(method: str) -> None:
-    if method not in _ops.METHODS:
-        raise ValueError(f"method must be one of {sorted(_ops.METHODS)}, got {method!r}")
-
-
 def _shape(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
 
@@ -83,19 +72,22 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str) 
 
     See ``latentatlas.interpolate``; this is the differentiable, compilable op behind it.
     """
-    _check_method(method)
+    code = method_code(method)
     _check_tensors("interpolate", a=a, b=b, t=t)
-    out = _ops._interpolate_nograd(a, b, t, method)
-    return _fresh(out, (a, b, t))
+    B, D, Bt, T, out_shape = interp_layout(_shape(a), _shape(b), _shape(t))
+    out = a.new_empty(out_shape)
+    if out.numel():
+        _backend.executor(a).interpolate(code, a.reshape(B, D), b.reshape(B, D), t.reshape(Bt, T), out)
+    return out
 
 
 @interpolate.register_fake
 def _interpolate_fake(
     a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, method: str
 ) -> torch.Tensor:
-    _check_method(method)
+    method_code(method)
     _check_tensors("interpolate", a=a, b=b, t=t)
-    out_shape = _ops.interp_layout(_shape(a), _shape(b), _shape(t))[-1]
+    out_shape = interp_layout(_shape(a), _shape(b), _shape(t))[-1]
     return a.new_empty(out_shape)
 
 
@@ -109,7 +101,7 @@ def _interpolate_backward(
     ctx: Any, grad: torch.Tensor
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
     a, b, t = ctx.saved_tensors
-    bsz, dim, bt, steps, _ = _ops.interp_layout(_shape(a), _shape(b), _shape(t))
+    bsz, dim, bt, steps, _ = interp_layout(_shape(a), _shape(b), _shape(t))
     ga, gb, gt = _impl.interpolate_rows_backward(
         grad.reshape(bsz, steps, dim),
         a.reshape(bsz, dim),
@@ -141,14 +133,17 @@ def offset(z: torch.Tensor, vectors: torch.Tensor, alphas: torch.Tensor) -> torc
     See ``latentatlas.offset``; this is the differentiable, compilable op behind it.
     """
     _check_tensors("offset", z=z, vectors=vectors, alphas=alphas)
-    out = _ops._offset_nograd(z, vectors, alphas)
-    return _fresh(out, (z, vectors, alphas))
+    N, K, A, D, out_shape = offset_layout(_shape(z), _shape(vectors), _shape(alphas))
+    out = z.new_empty(out_shape)
+    if out.numel():
+        _backend.executor(z).offset(z.reshape(N, D), vectors.reshape(K, D), alphas.reshape(A, K), out)
+    return out
 
 
 @offset.register_fake
 def _offset_fake(z: torch.Tensor, vectors: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
     _check_tensors("offset", z=z, vectors=vectors, alphas=alphas)
-    return z.new_empty(_ops.offset_layout(_shape(z), _shape(vectors), _shape(alphas))[-1])
+    return z.new_empty(offset_layout(_shape(z), _shape(vectors), _shape(alphas))[-1])
 
 
 def _offset_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
@@ -159,7 +154,7 @@ def _offset_backward(
     ctx: Any, grad: torch.Tensor
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     z, vectors, alphas = ctx.saved_tensors
-    n, k, a, dim, _ = _ops.offset_layout(_shape(z), _shape(vectors), _shape(alphas))
+    n, k, a, dim, _ = offset_layout(_shape(z), _shape(vectors), _shape(alphas))
     gz, gv, ga = _impl.offset_backward(
         grad.reshape(n, a, dim), z.reshape(n, dim), vectors.reshape(k, dim), alphas.reshape(a, k)
     )
@@ -186,14 +181,17 @@ def score(z: torch.Tensor, vectors: torch.Tensor, normalize: bool) -> torch.Tens
     See ``latentatlas.score``; this is the differentiable, compilable op behind it.
     """
     _check_tensors("score", z=z, vectors=vectors)
-    out = _ops._score_nograd(z, vectors, normalize)
-    return _fresh(out, (z, vectors))
+    N, K, D, out_shape = score_layout(_shape(z), _shape(vectors))
+    out = z.new_empty(out_shape)
+    if out.numel():
+        _backend.executor(z).score(z.reshape(N, D), vectors.reshape(K, D), bool(normalize), out)
+    return out
 
 
 @score.register_fake
 def _score_fake(z: torch.Tensor, vectors: torch.Tensor, normalize: bool) -> torch.Tensor:
     _check_tensors("score", z=z, vectors=vectors)
-    return z.new_empty(_ops.score_layout(_shape(z), _shape(vectors))[-1])
+    return z.new_empty(score_layout(_shape(z), _shape(vectors))[-1])
 
 
 def _score_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
@@ -206,7 +204,7 @@ def _score_backward(
     ctx: Any, grad: torch.Tensor
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
     z, vectors = ctx.saved_tensors
-    n, k, dim, _ = _ops.score_layout(_shape(z), _shape(vectors))
+    n, k, dim, _ = score_layout(_shape(z), _shape(vectors))
     gz, gv = _impl.score_backward(
         grad.reshape(n, k), z.reshape(n, dim), vectors.reshape(k, dim), ctx.normalize
     )

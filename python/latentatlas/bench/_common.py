@@ -13,7 +13,6 @@ import contextlib
 import datetime as _dt
 import importlib
 import json
-import math
 import os
 import platform
 import statistics
@@ -21,14 +20,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import numpy as np
-
-from .._files import atomic_open
-from .._validate import check_int
+from .._arrays import check_int
+from .._files import atomic_open, jsonable
 
 __all__ = ["DEFAULT_DIR", "default_output", "positive_int", "Repeats", "machine", "load_average", "build_info",
            "module_versions", "cuda_unavailable_reason", "thread_counts", "prefer_passive_omp", "cpu_timer",
-           "cuda_event_timer", "measure_interleaved", "time_repeated", "summarise_times", "error_text", "json_safe",
+           "cuda_event_timer", "measure_interleaved", "time_repeated", "summarise_times", "error_text",
            "write_json", "utc_iso", "fmt_time", "format_table"]
 
 #: Where the benchmarks write their JSON by default, relative to the current directory.
@@ -293,27 +290,14 @@ def error_text(exc: BaseException, limit: int = 2400) -> str:
 # ----------------------------------------------------------------------------- JSON
 
 
-def json_safe(x: Any) -> Any:
-    """A JSON-ready copy: tuples become lists, numpy scalars Python numbers, and
-    non-finite floats None (JSON has no NaN or infinity)."""
-    if isinstance(x, dict):
-        return {k: json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if isinstance(x, np.generic):
-        return json_safe(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def write_json(path: str | os.PathLike[str], data: Any) -> str:
-    """Writes :func:`json_safe` of ``data`` to ``path`` atomically (a reader never sees a
-    half-written file), creating its folder; returns the absolute path."""
+    """Writes ``data`` to ``path`` as strict JSON (:func:`latentatlas._files.jsonable`: numpy
+    values as Python numbers, NaN and infinities as null), atomically (a reader never sees
+    a half-written file), creating its folder; returns the absolute path."""
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_open(path, "w") as fh:
-        fh.write(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+        fh.write(json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
     return path
 
 

@@ -30,9 +30,10 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Sequence
 
+from .._files import jsonable
 from ._cases import DTYPES, TORCH_BASELINES, traffic
 from ._common import (Repeats, build_info, cuda_event_timer, cuda_unavailable_reason, default_output, error_text,
-                      fmt_time, format_table, json_safe, measure_interleaved, module_versions, positive_int,
+                      fmt_time, format_table, measure_interleaved, module_versions, positive_int,
                       summarise_times, utc_iso, write_json)
 
 __all__ = ["OPS", "DEFAULT_JSON", "NoCudaDevice", "plan_cases", "run", "results_table",
@@ -204,7 +205,7 @@ def run(*, working_set_mb: int = 512, dtype: str = "float32", ops: Sequence[str]
             res["cases"].append({**case, "error": error_text(exc)})
             torch.cuda.empty_cache()
     res["elapsed_s"] = time.time() - started
-    res = json_safe(res)
+    res = jsonable(res)
     say(results_table(res))
     if json_path is not None:
         res["json_path"] = write_json(json_path, res)

@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .._validate import check_int
+from .._arrays import check_int
 from ..neighbors import NeighborIndex, exact_search, recall_at_k
 from ._common import build_info, default_output, machine, module_versions, prefer_passive_omp, time_repeated, write_json
 

@@ -43,9 +43,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._files import jsonable
 from ._cases import NUMPY_BASELINES, OPS, PARAMS, TORCH_BASELINES, check_sizes, traffic
 from ._common import (Repeats, cpu_timer, cuda_event_timer, cuda_unavailable_reason, default_output, error_text,
-                      fmt_time, json_safe, load_average, machine, measure_interleaved, module_versions, positive_int,
+                      fmt_time, load_average, machine, measure_interleaved, module_versions, positive_int,
                       prefer_passive_omp, summarise_times, thread_counts, utc_iso, write_json)
 
 __all__ = ["run", "main", "build_parser", "DEFAULT_JSON", "FULL_SIZES", "QUICK_SIZES"]
@@ -585,7 +586,7 @@ def run(*, quick: bool = False, threads: int | None = None, json_path: str | Non
     res["summary"] = {"targets_passed": verdicts.count(True), "targets_missed": verdicts.count(False),
                       "targets_not_measured": verdicts.count(None)}
     _print_summary(res, say)
-    res = json_safe(res)
+    res = jsonable(res)
     if json_path is not None:
         res["json_path"] = write_json(json_path, res)
     return res

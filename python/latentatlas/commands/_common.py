@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._protocol import SHIPPED
+
 DATASETS = ("digits", "shapes", "mnist", "celeba", "folder")
-#: The shipped checkpoints (``latentatlas.models.SHIPPED``, repeated here so that building
-#: the parser does not import torch; a test keeps the two equal).
-SHIPPED_MODELS = ("digits-vae", "digits-gan", "shapes-vae")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 SPLIT_CHOICES = ("train", "valid", "test", "all")
 
@@ -46,15 +45,22 @@ def allow_negative_values(parser: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- argument types
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    """argparse type: comma-separated non-negative integers (row indices), e.g. ``0,5,9``."""
+def int_list(text: str, minimum: int = 0) -> tuple[int, ...]:
+    """argparse type: comma-separated integers of at least ``minimum`` (by default
+    non-negative: row indices), e.g. ``0,5,9``."""
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
+    if min(values) < minimum:
+        kind = {0: "non-negative integers", 1: "positive integers"}.get(minimum, f"integers >= {minimum}")
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
     return values
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated integers >= 1 (layer widths), e.g. ``256,128``."""
+    return int_list(text, minimum=1)
 
 
 def float_list(text: str) -> tuple[float, ...]:
@@ -106,7 +112,7 @@ def add_data_arguments(p: argparse.ArgumentParser, *, required: bool, n_default:
 def add_model_argument(p: argparse.ArgumentParser, *, required: bool = True, help: str | None = None) -> None:
     """``--model NAME_OR_FOLDER``: a shipped checkpoint name or a checkpoint folder."""
     p.add_argument("--model", "-m", required=required, metavar="NAME_OR_FOLDER",
-                   help=help or f"shipped model ({', '.join(SHIPPED_MODELS)}) or a checkpoint folder")
+                   help=help or f"shipped model ({', '.join(SHIPPED)}) or a checkpoint folder")
 
 
 def add_device_argument(p: argparse.ArgumentParser) -> None:

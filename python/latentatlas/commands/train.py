@@ -10,19 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import add_data_arguments, add_parser, add_progress_argument, load_dataset
+from ._common import add_data_arguments, add_parser, add_progress_argument, load_dataset, positive_int_list
 
 MODELS = ("vae", "bigan", "naive-bayes")
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--output", "-o", required=True, type=Path, help="checkpoint folder to write")
     p.add_argument("--latent-dim", type=int, default=20)
     p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
-    p.add_argument("--hidden", type=_int_list, help="layer widths / conv channels, e.g. 256,128")
+    p.add_argument("--hidden", type=positive_int_list, help="layer widths / conv channels, e.g. 256,128")
     p.add_argument("--prior", choices=("uniform", "gaussian"), default="uniform", help="BiGAN prior")
     p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight")
     p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE likelihood")

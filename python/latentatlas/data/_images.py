@@ -8,14 +8,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .._arrays import is_int
+
 
 def normalize_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     """``None``, an int (square) or ``(H, W)`` -> ``(H, W)`` of positive ints, or None."""
     if size is None:
         return None
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+    if is_int(size):
         hw = (int(size), int(size))
-    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(s, (int, np.integer)) for s in size):
+    elif isinstance(size, Sequence) and len(size) == 2 and all(is_int(s) for s in size):
         hw = (int(size[0]), int(size[1]))
     else:
         raise ValueError(f"size must be an int or (height, width), got {size!r}")

@@ -35,30 +35,6 @@ def random_split(n: int, fractions: Sequence[float], seed: int) -> np.ndarray:
     return split
 
 
-def as_image_batch(images: Any, name: str = "images") -> np.ndarray:
-    """Validate an image batch (N,C,H,W) or single image (C,H,W) and return float64 (N,C,H,W).
-
-    Accepts numpy arrays and torch tensors (any device). Raises for wrong rank, empty
-    spatial size, or non-finite values.
-    """
-    if hasattr(images, "detach") and hasattr(images, "cpu"):
-        images = images.detach().cpu().numpy()
-    if not isinstance(images, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(images).__name__}")
-    if images.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must have a numeric dtype, got {images.dtype}")
-    arr = images.astype(np.float64, copy=False)
-    if arr.ndim == 3:
-        arr = arr[None]
-    if arr.ndim != 4:
-        raise ValueError(f"{name} must have shape (N, C, H, W) or (C, H, W), got {images.shape}")
-    if arr.shape[1] not in (1, 3) or arr.shape[2] == 0 or arr.shape[3] == 0:
-        raise ValueError(f"{name} must have 1 or 3 channels and non-empty H, W; got shape {images.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
 def check_annotations(
     n: int, labels: Any, label_names: Sequence[str], split: Any, classes: Any
 ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray | None]:

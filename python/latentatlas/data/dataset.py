@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import check_images
 from ._util import SPLITS, check_annotations
 
 
@@ -40,15 +41,14 @@ class Dataset:
         images = self.images
         if not isinstance(images, np.ndarray):
             raise TypeError(f"images must be a numpy array, got {type(images).__name__}")
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"images must have shape (N, C, H, W) with C in (1, 3), got {images.shape}")
-        if images.dtype != np.float32:
+        if images.dtype != np.float32:  # stored as given: no silent copy of a large data set
             raise TypeError(f"images must be float32, got {images.dtype}")
+        check_images(images)
         n = images.shape[0]
         if n == 0:
             raise ValueError("a Dataset needs at least one image, got 0")
-        if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
-            raise ValueError("images must be finite and within [0, 1]")
+        if images.min() < 0.0 or images.max() > 1.0:
+            raise ValueError(f"images must be within [0, 1], got range [{images.min():.4g}, {images.max():.4g}]")
         self.labels, self.label_names, self.split, self.classes = check_annotations(
             n, self.labels, self.label_names, self.split, self.classes
         )

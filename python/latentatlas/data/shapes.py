@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import as_image_batch, random_split
+from .._arrays import check_images, check_int
+from ._util import random_split
 from .dataset import Dataset
 
 SHAPE_NAMES = ("circle", "square", "triangle")
@@ -190,8 +191,7 @@ def make_shapes(
     named are independent. Ground-truth factors are in ``dataset.factors`` (pixels for
     ``size``/``x``/``y``/``blur``).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int("n", n, 1)
     rho = _latent_correlation(correlations)
     rng = np.random.default_rng(seed)
     factors = _sample_factors(int(n), size, rho, rng)
@@ -227,9 +227,14 @@ def make_shapes(
     )
 
 
+def _measurable(images: Any) -> np.ndarray:
+    """An image batch or a single image ``(C, H, W)``, checked, as float64 ``(N, C, H, W)``."""
+    return check_images(images, dtype=np.float64, single=True)
+
+
 def _value_map(images: Any) -> np.ndarray:
     """Per-pixel HSV value (max over channels), (N, H, W) float64."""
-    return as_image_batch(images).max(axis=1)
+    return _measurable(images).max(axis=1)
 
 
 def measure_brightness(images: Any) -> np.ndarray:
@@ -288,7 +293,7 @@ def measure_sharpness(images: Any) -> np.ndarray:
 
 def measure_hue(images: Any) -> np.ndarray:
     """Hue in [0, 1) of the summed object colour per image, ``(N,)``; needs RGB images."""
-    arr = as_image_batch(images)
+    arr = _measurable(images)
     if arr.shape[1] != 3:
         raise ValueError(f"measure_hue needs RGB images (3 channels), got {arr.shape[1]}")
     rgb = arr.sum(axis=(2, 3))
@@ -301,7 +306,7 @@ def measure_hue(images: Any) -> np.ndarray:
 
 def measure_factors(images: Any) -> dict[str, np.ndarray]:
     """All measurable factors at once: brightness, area, size, x, y, sharpness (and hue for RGB)."""
-    arr = as_image_batch(images)
+    arr = _measurable(images)
     pos = measure_position(arr)
     out = {
         "brightness": measure_brightness(arr),

@@ -11,12 +11,21 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
+from .._arrays import as_numpy, check_int, is_number, run_batched
+from .._files import jsonable
 from ._util import SPLITS, atomic_open, check_annotations, read_json
 from .dataset import Dataset
 
 _STORE_FORMAT = 1
+
+
+def _check_provenance(provenance: Any) -> None:
+    """TypeError unless ``provenance`` can be written as JSON (it is saved beside the arrays)."""
+    try:
+        json.dumps(provenance)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
 
 
 @dataclass(eq=False)
@@ -35,7 +44,7 @@ class LatentStore:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        lat = np.asarray(self.latents)
+        lat = as_numpy(self.latents)
         if lat.ndim != 2 or lat.shape[1] == 0:
             raise ValueError(f"latents must have shape (N, D) with D > 0, got {lat.shape}")
         if lat.dtype.kind != "f":
@@ -47,10 +56,7 @@ class LatentStore:
         self.labels, self.label_names, self.split, self.classes = check_annotations(
             n, self.labels, self.label_names, self.split, self.classes
         )
-        try:
-            json.dumps(self.provenance)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+        _check_provenance(self.provenance)
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])
@@ -123,7 +129,7 @@ class VectorSet:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        v = np.asarray(self.vectors.detach().cpu().numpy() if hasattr(self.vectors, "detach") else self.vectors)
+        v = as_numpy(self.vectors)
         if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
             raise ValueError(f"vectors must have shape (K, D) with K, D > 0, got {v.shape}")
         if v.dtype.kind not in "fiu":
@@ -137,10 +143,7 @@ class VectorSet:
         if not all(names) or len(set(names)) != len(names):
             raise ValueError("vector names must be distinct and non-empty")
         self.names = names
-        try:
-            json.dumps(self.provenance)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
+        _check_provenance(self.provenance)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -226,7 +229,7 @@ def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) ->
 
 def write_json_vectors(path: str | os.PathLike[str], vectors: Any) -> Path:
     """Write ``(N, D)`` vectors as a JSON list of lists (the format of the paper's `plat` library), atomically."""
-    arr = np.asarray(vectors.detach().cpu().numpy() if hasattr(vectors, "detach") else vectors)
+    arr = as_numpy(vectors)
     if arr.ndim != 2:
         raise ValueError(f"vectors must have shape (N, D), got {arr.shape}")
     if arr.dtype.kind not in "fiu":
@@ -250,15 +253,9 @@ def read_json_vectors(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{str(path)!r}: all vectors must have the same non-zero length, got lengths {sorted(lengths)}")
     for i, row in enumerate(data):
         for v in row:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not is_number(v) or not math.isfinite(v):
                 raise ValueError(f"{str(path)!r}: vector {i} holds a non-numeric or non-finite value {v!r}")
     return np.asarray(data, dtype=np.float32)
-
-
-def _to_numpy(z: Any) -> np.ndarray:
-    if hasattr(z, "detach"):
-        return z.detach().cpu().float().numpy()
-    return np.asarray(z, dtype=np.float32)
 
 
 def encode_dataset(
@@ -271,24 +268,20 @@ def encode_dataset(
     """Encode every image of ``dataset`` with ``model.encode`` into a :class:`LatentStore`.
 
     Streams ``batch_size`` images at a time (with a progress bar), so only one batch of
-    images is ever on the model's device. The model must follow the latentatlas model
-    protocol (``encode`` taking NCHW float images in [0, 1]).
+    images is ever on the model's device (``model.device`` when it has one), under
+    ``torch.no_grad()``. The model must follow the latentatlas model protocol (``encode``
+    taking NCHW float images in [0, 1]).
     """
-    import torch
-
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a latentatlas Dataset, got {type(dataset).__name__}")
     if not callable(getattr(model, "encode", None)):
         raise TypeError(f"{type(model).__name__} has no encode(); only models with an encoder can encode a data set")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    chunks = []
+    batch_size = check_int("batch_size", batch_size, 1)
+    latents = run_batched(model.encode, dataset.images, batch_size, device=getattr(model, "device", None),
+                          what="model.encode", progress=progress, desc="encode")
+    if latents.ndim != 2:
+        raise ValueError(f"model.encode must return (N, D) latents, got shape {latents.shape}")
     n = len(dataset)
-    for start in tqdm(range(0, n, batch_size), desc="encode", disable=not progress, leave=False):
-        z = _to_numpy(model.encode(torch.from_numpy(dataset.images[start : start + batch_size])))
-        if z.ndim != 2 or z.shape[0] != min(batch_size, n - start):
-            raise ValueError(f"model.encode returned shape {z.shape} for a batch of {min(batch_size, n - start)} images")
-        chunks.append(z)
     config = getattr(model, "config", None)
     provenance: dict[str, Any] = {
         "dataset": dataset.name,
@@ -299,14 +292,14 @@ def encode_dataset(
     }
     if callable(config):
         try:
-            provenance["model_config"] = json.loads(json.dumps(config(), default=str))
+            provenance["model_config"] = jsonable(config(), default=str)
         except NotImplementedError:  # a wrapped user model has no rebuildable architecture to record
             pass
     from .. import __version__
 
     provenance["latentatlas_version"] = __version__
     return LatentStore(
-        latents=np.concatenate(chunks),
+        latents=latents,
         labels=dataset.labels,
         label_names=list(dataset.label_names),
         split=dataset.split,

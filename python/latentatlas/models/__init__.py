@@ -6,7 +6,7 @@ round-trip any built-in model through safetensors + JSON.
 
 from __future__ import annotations
 
-from .base import GenerativeModel, LatentModel, WrappedModel, resolve_device, sample_prior, wrap
+from .base import GenerativeModel, LatentModel, WrappedModel, resolve_device, wrap
 from .bigan import BiGAN
 from .checkpoint import SHIPPED, load, read_config, save, shipped_info
 from .naive_bayes import PixelNaiveBayes
@@ -25,7 +25,6 @@ __all__ = [
     "load",
     "read_config",
     "resolve_device",
-    "sample_prior",
     "save",
     "shipped_info",
     "wrap",

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-PRIORS = ("gaussian", "uniform")
+from .._arrays import check_int, map_rows, to_numpy
+from .._protocol import check_prior
 
 
 @runtime_checkable
@@ -28,25 +29,11 @@ class GenerativeModel(Protocol):
         """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
 
 
-def check_prior(prior: str) -> str:
-    """Return ``prior`` if it is ``"gaussian"`` or ``"uniform"``, else raise ValueError."""
-    if prior not in PRIORS:
-        raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-    return prior
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """Return ``value`` as int if it is a positive integer (not a bool), else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_image_shape(shape: Any) -> tuple[int, int, int]:
     """Validate ``(C, H, W)`` with C in (1, 3) and positive H, W."""
     if not isinstance(shape, (tuple, list)) or len(shape) != 3:
         raise ValueError(f"image_shape must be (C, H, W), got {shape!r}")
-    c, h, w = (check_positive_int(s, "image_shape entries") for s in shape)
+    c, h, w = (check_int("image_shape entries", s, 1) for s in shape)
     if c not in (1, 3):
         raise ValueError(f"image_shape must have 1 or 3 channels, got {c}")
     return (c, h, w)
@@ -65,10 +52,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def sample_prior(prior: str, n: int, dim: int, *, generator: torch.Generator | None = None,
+def prior_tensor(n: int, dim: int, prior: str, *, generator: torch.Generator | None = None,
                  device: torch.device | str = "cpu") -> torch.Tensor:
-    """Draw ``n`` latents from the prior: standard normal, or uniform on [-1, 1]."""
-    if prior == "gaussian":
+    """``n`` latents of size ``dim`` from the prior as a torch tensor on ``device``, drawn
+    from torch's generator (the models' training and ``sample`` use torch's random
+    streams; :func:`latentatlas.sampling.sample_prior` is the public, numpy-seeded draw)."""
+    if check_prior(prior) == "gaussian":
         return torch.randn(n, dim, generator=generator, device=device)
     return torch.rand(n, dim, generator=generator, device=device) * 2.0 - 1.0
 
@@ -84,7 +73,7 @@ def _as_tensor(x: Any, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor]
         if x.dtype.kind not in "fiu":
             raise TypeError(f"{name} must be a numeric array, got {x.dtype}")
         dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(x)), lambda out: out.cpu().numpy().astype(dt, copy=False)
+        return torch.from_numpy(np.ascontiguousarray(x)), lambda out: to_numpy(out, name).astype(dt, copy=False)
     raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
 
 
@@ -104,7 +93,7 @@ class LatentModel(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], latent_dim: int, prior: str) -> None:
         super().__init__()
         self.image_shape = check_image_shape(image_shape)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
         self.prior = check_prior(prior)
         self.meta: dict[str, Any] = {}
 
@@ -120,7 +109,6 @@ class LatentModel(nn.Module):
         t, back = _as_tensor(x, name)
         if t.ndim != len(trailing) + 1 or tuple(t.shape[1:]) != trailing:
             raise ValueError(f"{name} must have shape (N, {', '.join(map(str, trailing))}), got {tuple(t.shape)}")
-        check_positive_int(batch_size, "batch_size")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
         if unit_range and t.numel() and (float(t.min()) < -1e-6 or float(t.max()) > 1.0 + 1e-6):
@@ -132,8 +120,8 @@ class LatentModel(nn.Module):
         try:
             with torch.inference_mode():
                 dev = self.device
-                outs = [fn(chunk.to(device=dev, dtype=torch.float32)) for chunk in t.split(batch_size)]
-                out = torch.cat(outs) if outs else fn(t[:0].to(device=dev, dtype=torch.float32))
+                out = torch.cat(map_rows(lambda chunk: fn(chunk.to(device=dev, dtype=torch.float32)), t, batch_size,
+                                         what=f"{type(self).__name__}.{getattr(fn, '__name__', 'fn')}"))
         finally:
             self.train(was_training)
         return back(out)
@@ -155,7 +143,7 @@ class LatentModel(nn.Module):
     def sample_latents(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """``n`` latents from the model's prior (CPU tensor; seeded when ``seed`` is given)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        return sample_prior(self.prior, check_positive_int(n, "n"), self.latent_dim, generator=gen)
+        return prior_tensor(check_int("n", n, 1), self.latent_dim, self.prior, generator=gen)
 
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """Decode ``n`` random latents from the prior: images ``(n, C, H, W)`` (CPU tensor)."""

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import LatentModel, sample_prior
+from .._arrays import is_number
+from .base import LatentModel, prior_tensor
 from .nets import ImageDecoder, ImageEncoder, check_arch, mlp
 from .train import batched_mean, run_training, training_images
 
@@ -60,7 +61,7 @@ class BiGAN(LatentModel):
         super().__init__(tuple(image_shape), latent_dim, prior)  # type: ignore[arg-type]
         self.arch, self.hidden = check_arch(arch, hidden)
         for name, value, hi in (("dropout", dropout, 1.0), ("cycle_weight", cycle_weight, float("inf"))):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < hi:
+            if not is_number(value) or not 0.0 <= value < hi:
                 raise ValueError(f"{name} must be a number in [0, {hi}), got {value!r}")
         self.dropout, self.cycle_weight = float(dropout), float(cycle_weight)
 
@@ -86,7 +87,7 @@ class BiGAN(LatentModel):
         return torch.sigmoid(self.generator(z))
 
     def _pairs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        z = sample_prior(self.prior, x.shape[0], self.latent_dim, device=x.device)
+        z = prior_tensor(x.shape[0], self.latent_dim, self.prior, device=x.device)
         return x, self._encode(x), self._decode(z), z
 
     def _ge_loss(self, x: torch.Tensor, ex: torch.Tensor, gz: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .._files import jsonable
+from .._protocol import SHIPPED
 from ..data._util import read_json
 from .base import LatentModel, resolve_device
 from .bigan import BiGAN
@@ -29,11 +31,6 @@ WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 MODEL_TYPES: dict[str, type[LatentModel]] = {cls.model_type: cls for cls in (VAE, BiGAN, PixelNaiveBayes)}
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
-SHIPPED = ("digits-vae", "digits-gan", "shapes-vae")
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
 def save(model: LatentModel, path: str | os.PathLike[str], *, training: dict[str, Any] | None = None) -> Path:
@@ -57,7 +54,8 @@ def save(model: LatentModel, path: str | os.PathLike[str], *, training: dict[str
         "format": FORMAT,
         "version": VERSION,
         "model": model.config(),
-        "training": _json_safe(training if training is not None else model.meta.get("training", {})),
+        # Strict JSON: numpy numbers as Python ones, NaN as null, anything else by its str().
+        "training": jsonable(training if training is not None else model.meta.get("training", {}), default=str),
     }
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

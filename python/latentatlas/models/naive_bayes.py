@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .base import LatentModel, check_positive_int
+from .._arrays import check_int, is_number
+from .base import LatentModel
 
 
 class PixelNaiveBayes(LatentModel):
@@ -34,8 +35,8 @@ class PixelNaiveBayes(LatentModel):
         shape = tuple(image_shape)
         pixels = int(np.prod(shape)) if len(shape) == 3 else 0
         super().__init__(shape, max(pixels, 1), "gaussian")  # type: ignore[arg-type]
-        self.n_classes = check_positive_int(n_classes, "n_classes")
-        if isinstance(var_smoothing, bool) or not isinstance(var_smoothing, (int, float)) or not var_smoothing > 0:
+        self.n_classes = check_int("n_classes", n_classes, 1)
+        if not is_number(var_smoothing) or not var_smoothing > 0:
             raise ValueError(f"var_smoothing must be a positive number, got {var_smoothing!r}")
         self.var_smoothing = float(var_smoothing)
         self.register_buffer("means", torch.zeros(self.n_classes, self.latent_dim))
@@ -103,17 +104,16 @@ class PixelNaiveBayes(LatentModel):
 
     def sample_class(self, class_id: int, n: int, *, seed: int | None = None) -> torch.Tensor:
         """``n`` images drawn pixel-independently from class ``class_id``'s Gaussian, clipped to [0, 1]."""
-        if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) or not 0 <= class_id < self.n_classes:
-            raise ValueError(f"class_id must be an integer in [0, {self.n_classes}), got {class_id!r}")
+        class_id = check_int("class_id", class_id, 0, self.n_classes - 1)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = torch.randn(check_positive_int(n, "n"), self.latent_dim, generator=gen, dtype=torch.float64)
+        noise = torch.randn(check_int("n", n, 1), self.latent_dim, generator=gen, dtype=torch.float64)
         z = self.means[class_id].cpu().double() + noise * self.variances[class_id].cpu().double().sqrt()
         return self.decode(z.float())
 
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """``n`` images: a class drawn from the priors, then pixels from that class's Gaussian."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        n = check_positive_int(n, "n")
+        n = check_int("n", n, 1)
         classes = torch.multinomial(self.log_priors.cpu().exp(), n, replacement=True, generator=gen)
         noise = torch.randn(n, self.latent_dim, generator=gen)
         z = self.means.cpu()[classes] + noise * self.variances.cpu()[classes].sqrt()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._arrays import is_int
+
 
 def _act(leaky: bool) -> nn.Module:
     return nn.LeakyReLU(0.2) if leaky else nn.ReLU()
@@ -104,8 +106,6 @@ def check_arch(arch: str, hidden: Sequence[int]) -> tuple[str, tuple[int, ...]]:
     """Validate an architecture name and its hidden sizes (layer widths or conv channels)."""
     if arch not in ("mlp", "conv"):
         raise ValueError(f"arch must be 'mlp' or 'conv', got {arch!r}")
-    if not isinstance(hidden, (list, tuple)) or not hidden or any(
-        isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in hidden
-    ):
+    if not isinstance(hidden, (list, tuple)) or not hidden or not all(is_int(h) and h > 0 for h in hidden):
         raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
-    return arch, tuple(hidden)
+    return arch, tuple(int(h) for h in hidden)

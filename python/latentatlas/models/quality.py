@@ -1,4 +1,4 @@
-"""Quality bars for the shipped models, reproducible with ``python -m latentatlas.models.quality``.
+"""Quality bars for the shipped models, reproducible with ``latentatlas quality``.
 
 - Digits: a logistic regression trained on the real training digits classifies the
   model's reconstructions of the test split (the blog's way of quantifying generated
@@ -9,34 +9,29 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._arrays import as_numpy
+from ..data.digits import digit_classifier
 
-def digit_classifier(dataset: Any) -> Any:
-    """Logistic regression on the pixels of the data set's real training digits."""
-    from sklearn.linear_model import LogisticRegression
-
-    train = dataset.subset("train")
-    return LogisticRegression(max_iter=5000).fit(train.images.reshape(len(train), -1), train.classes)
+__all__ = ["digit_classifier", "reconstruction_accuracy", "sample_confidence", "shapes_factor_correlations",
+           "image_sheet_png", "evaluate_shipped"]
 
 
 def reconstruction_accuracy(model: Any, dataset: Any, classifier: Any, *, split: str = "test") -> float:
     """Fraction of ``split`` images whose reconstruction the classifier labels with the true class."""
     part = dataset.subset(split)
-    rec = np.asarray(model.reconstruct(part.images))
+    rec = as_numpy(model.reconstruct(part.images))
     return float(classifier.score(rec.reshape(len(part), -1), part.classes))
 
 
 def sample_confidence(model: Any, classifier: Any, *, n: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Mean top class probability of the classifier on ``n`` prior samples, and the class histogram."""
-    samples = np.asarray(model.sample(n, seed=seed))
+    samples = as_numpy(model.sample(n, seed=seed))
     proba = classifier.predict_proba(samples.reshape(n, -1))
     return {"mean_max_prob": float(proba.max(axis=1).mean()),
             "class_counts": np.bincount(proba.argmax(axis=1), minlength=proba.shape[1]).tolist()}
@@ -49,7 +44,7 @@ def shapes_factor_correlations(model: Any, dataset: Any) -> dict[str, float]:
     """
     from ..data import measure_factors
 
-    rec = np.asarray(model.reconstruct(dataset.images))
+    rec = as_numpy(model.reconstruct(dataset.images))
     measured = measure_factors(rec)
     truth = dataset.factors
     pairs = {"size": truth["size"], "brightness": truth["brightness"], "x": truth["x"], "y": truth["y"],
@@ -63,26 +58,13 @@ def shapes_factor_correlations(model: Any, dataset: Any) -> dict[str, float]:
 
 
 def image_sheet_png(images: Any, path: str | Path, *, cols: int = 10, scale: int = 6) -> Path:
-    """Write a grid of images ``(N, C, H, W)`` in [0, 1] to a PNG (nearest-neighbour upscaled), atomically."""
-    from PIL import Image
+    """Write a grid of images ``(N, C, H, W)`` in [0, 1] to a PNG, ``cols`` a row, every
+    pixel (and the one-pixel gaps) upscaled ``scale`` times, atomically."""
+    from .. import render
 
-    from ..data._util import as_image_batch, atomic_open
-
-    imgs = as_image_batch(images)
-    n, c, h, w = imgs.shape
-    rows = math.ceil(n / cols)
-    pad = 1
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 0.25)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = imgs[i].transpose(1, 2, 0)
-    arr = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
-    img = Image.fromarray(arr[..., 0] if c == 1 else arr)
-    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    path = Path(path)
-    with atomic_open(path, "wb") as fh:
-        img.save(fh, format="PNG")
-    return path
+    n = len(images)
+    sheet = render.image_sheet(images, max(1, math.ceil(n / cols)), cols, pad=scale, pad_value=0.25, scale=scale)
+    return Path(render.save_image(sheet, path))
 
 
 def evaluate_shipped(*, sheet_dir: str | Path | None = None, n_shapes: int = 2000) -> dict[str, Any]:
@@ -105,24 +87,7 @@ def evaluate_shipped(*, sheet_dir: str | Path | None = None, n_shapes: int = 200
     r = shapes_factor_correlations(model, shapes)
     report["shapes-vae"] = {"r": r, "bar": 0.9, "passes": all(r[k] >= 0.9 for k in ("size", "brightness", "x"))}
     if sheet_dir is not None:
-        pair = np.concatenate([shapes.images[:50], np.asarray(model.reconstruct(shapes.images[:50]))])
+        pair = np.concatenate([shapes.images[:50], as_numpy(model.reconstruct(shapes.images[:50]))])
         report["shapes-vae"]["recon_sheet"] = str(image_sheet_png(pair, Path(sheet_dir) / "shapes-vae-recon.png", scale=3))
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the quality report as JSON; exit status 1 if a bar is missed."""
-    parser = argparse.ArgumentParser(prog="python -m latentatlas.models.quality", description=__doc__)
-    parser.add_argument("--sheets", type=Path, help="folder to write sample / reconstruction sheets (PNG)")
-    parser.add_argument("--n-shapes", type=int, default=2000, help="fresh shapes images to score")
-    args = parser.parse_args(argv)
-    if args.sheets is not None:
-        args.sheets.mkdir(parents=True, exist_ok=True)
-    report = evaluate_shipped(sheet_dir=args.sheets, n_shapes=args.n_shapes)
-    print(json.dumps(report, indent=2))
-    ok = all(v.get("passes", True) for v in report.values() if isinstance(v, dict))
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from .base import check_positive_int, resolve_device
+from .._arrays import check_int
+from .base import resolve_device
 
 
 class TrainingDivergedError(RuntimeError):
@@ -54,9 +54,9 @@ def run_training(
     :class:`TrainingDivergedError` naming the epoch, step and loss. Returns one record per
     epoch: mean train losses, ``valid_*`` metrics when evaluated, and elapsed seconds.
     """
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    eval_every = check_positive_int(eval_every, "eval_every")
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    eval_every = check_int("eval_every", eval_every, 1)
     dev = resolve_device(device)
     model.to(dev)
     gen = torch.Generator().manual_seed(int(seed))
@@ -104,9 +104,3 @@ def batched_mean(fn: Callable[[torch.Tensor], dict[str, float]], x: torch.Tensor
         for k, v in fn(chunk).items():
             totals[k] = totals.get(k, 0.0) + v * chunk.shape[0]
     return {k: v / x.shape[0] for k, v in totals.items()}
-
-
-def finite_or_raise(array: np.ndarray, what: str) -> None:
-    """Raise ValueError if ``array`` holds NaN or infinity."""
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{what} contains NaN or infinite values")

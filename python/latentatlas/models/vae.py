@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
+from .._arrays import is_number
 from .base import LatentModel
 from .nets import ImageDecoder, ImageEncoder, check_arch
 from .train import batched_mean, run_training, training_images
@@ -39,12 +40,12 @@ class VAE(LatentModel):
                  sigma: float = 0.1, seed: int | None = None) -> None:
         super().__init__(tuple(image_shape), latent_dim, "gaussian")  # type: ignore[arg-type]
         self.arch, self.hidden = check_arch(arch, hidden)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+        if not is_number(beta) or not beta >= 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
         self.beta = float(beta)
         if likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma <= 1:
+        if not is_number(sigma) or not 0 < sigma <= 1:
             raise ValueError(f"sigma must be a number in (0, 1], got {sigma!r}")
         self.likelihood, self.sigma = likelihood, float(sigma)
 
