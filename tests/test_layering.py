@@ -99,3 +99,9 @@ def test_the_op_stack_only_calls_down():
                 "latentatlas.torch_ops"):
         assert "latentatlas.ops" not in graph[low], low
     assert "latentatlas.ops" not in graph["latentatlas.torch_ops"]
+
+
+def test_nothing_below_the_command_line_imports_it():
+    for name, deps in import_graph().items():
+        if not name.startswith(("latentatlas.commands", "latentatlas.cli")):
+            assert not any(d.startswith(("latentatlas.commands", "latentatlas.cli")) for d in deps), name

@@ -24,7 +24,7 @@ from typing import Any, Literal, Sequence, Union
 import numpy as np
 
 from . import _backend
-from ._arrays import check_data, coefficients, needs_autograd, prepare_out, shape_of, torch_module
+from ._arrays import check_data, check_int, coefficients, is_int, needs_autograd, prepare_out, shape_of, torch_module
 from ._contract import METHODS, interp_layout, method_code, method_name, offset_layout, score_layout
 
 __all__ = [
@@ -64,11 +64,9 @@ def _split_latent(name: str, shape: tuple[int, ...], latent_ndim: Any) -> tuple[
         if not shape:
             raise ValueError(f"{name} must be (D,), (B, D) or (B, *S), got a 0-d array")
         return (shape[:1], shape[1:]) if len(shape) >= 2 else ((), shape)
-    if isinstance(latent_ndim, bool) or not isinstance(latent_ndim, (int, np.integer)):
+    if not is_int(latent_ndim):
         raise TypeError(f"latent_ndim must be an int or None, got {type(latent_ndim).__name__}")
-    k = int(latent_ndim)
-    if k < 1:
-        raise ValueError(f"latent_ndim must be >= 1, got {k}")
+    k = check_int("latent_ndim", latent_ndim, 1)
     if not k <= len(shape) <= k + 1:
         raise ValueError(f"with latent_ndim={k}, {name} must have {k} dimensions (one latent) or {k + 1} "
                          f"(a batch), got shape {shape}")
@@ -340,9 +338,7 @@ def backend_info() -> dict[str, Any]:
 def set_num_threads(n: int) -> None:
     """Sets the number of threads the CPU kernels use; ``n <= 0`` restores the default
     (all cores)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    _backend.core.set_num_threads(int(n))
+    _backend.core.set_num_threads(check_int("n", n, -(2**31)))
 
 
 def get_num_threads() -> int:

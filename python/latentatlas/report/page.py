@@ -196,22 +196,6 @@ def render_html(sections: Sequence[Section], results: dict[str, Any], *, title: 
     return "\n".join(parts)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    return value
-
-
 def write_report(out_dir: str | os.PathLike, sections: Sequence[Section], results: dict[str, Any], *,
                  title: str = "latentatlas demo", subtitle: str = "", footer: str = "") -> tuple[str, str]:
     """Writes ``results.json`` and then ``index.html`` (last) into ``out_dir``, atomically.
@@ -219,7 +203,7 @@ def write_report(out_dir: str | os.PathLike, sections: Sequence[Section], result
     Every figure path must be relative, inside ``out_dir`` and exist; every number key must
     resolve in ``results``. Returns ``(index path, results path)``.
     """
-    from .._files import atomic_open
+    from .._files import atomic_open, jsonable
 
     folder = os.fspath(out_dir)
     if not os.path.isdir(folder):
@@ -230,7 +214,7 @@ def write_report(out_dir: str | os.PathLike, sections: Sequence[Section], result
                 raise ValueError(f"figure path {f.path!r} must be relative to the report folder")
             if not os.path.isfile(os.path.join(folder, f.path)):
                 raise ValueError(f"figure {f.path!r} of section {s.key!r} was not written")
-    safe = _json_safe(results)
+    safe = jsonable(results)
     page = render_html(sections, safe, title=title, subtitle=subtitle, footer=footer)
     results_path = os.path.join(folder, "results.json")
     with atomic_open(results_path, "w") as fh:
