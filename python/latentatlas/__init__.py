@@ -13,18 +13,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_OPS = (
-    "slerp",
-    "lerp",
-    "slerp_gaussian",
-    "lerp_gaussian",
-    "interpolate",
-    "offset",
-    "score",
-    "backend_info",
-    "set_num_threads",
-    "get_num_threads",
-)
+from ._contract import PUBLIC_OPS as _OPS  # pure Python: the names only, nothing loaded
+
 _SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot", "grids", "sampling",
                "neighbors", "render", "sheets", "experiments", "plots", "bench")
 _FROM = {name: "ops" for name in _OPS}

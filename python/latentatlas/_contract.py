@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "PUBLIC_OPS",
     "METHODS",
     "METHOD_NAMES",
     "ALIASES",
@@ -29,6 +30,10 @@ __all__ = [
     "OMEGA_ANTIPODAL",
     "P_FLOOR",
 ]
+
+# The public functions of latentatlas.ops, re-exported lazily by the package.
+PUBLIC_OPS: tuple[str, ...] = ("slerp", "lerp", "slerp_gaussian", "lerp_gaussian", "interpolate", "offset",
+                               "score", "backend_info", "set_num_threads", "get_num_threads")
 
 # Method names and their codes in the native modules (csrc/common.h: Method).
 METHODS: dict[str, int] = {"lerp": 0, "slerp": 1, "lerp_gaussian": 2, "slerp_gaussian": 3}

@@ -25,21 +25,9 @@ import numpy as np
 
 from . import _backend
 from ._arrays import check_data, check_int, coefficients, is_int, needs_autograd, prepare_out, shape_of, torch_module
-from ._contract import METHODS, interp_layout, method_code, method_name, offset_layout, score_layout
+from ._contract import METHODS, PUBLIC_OPS, interp_layout, method_code, method_name, offset_layout, score_layout
 
-__all__ = [
-    "slerp",
-    "lerp",
-    "slerp_gaussian",
-    "lerp_gaussian",
-    "interpolate",
-    "offset",
-    "score",
-    "backend_info",
-    "set_num_threads",
-    "get_num_threads",
-    "METHODS",
-]
+__all__ = [*PUBLIC_OPS, "METHODS"]
 
 Array = Any  # numpy.ndarray or torch.Tensor (torch is imported only when a tensor is seen)
 Times = Union[float, Sequence[float], Array]
