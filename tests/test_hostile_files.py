@@ -253,7 +253,8 @@ def test_the_issues_attack_is_a_value_error_naming_file_and_field(originals, tmp
     (lambda b, lay: struct.pack_into("<H", b, lay.blocks[0], 65535),
      r"element \d+'s level-1 link list holds 65535 links, more than its maximum 3"),
     (lambda b, lay: struct.pack_into("<i", b, 48, 40), r"max level is 40, the elements' levels reach"),
-    (lambda b, lay: struct.pack_into("<Q", b, 72, 4), r"the header \(dim 6, count 90, M 3\) does not match the index data: M is 4, the header implies 3"),
+    (lambda b, lay: struct.pack_into("<Q", b, 72, 4),
+     r"the header \(dim 6, count 90, M 3\) does not match the index data: M is 4, the header implies 3"),
     (lambda b, lay: struct.pack_into("<d", b, 80, 1e300), r"mult is 1e\+300"),
     (lambda b, lay: struct.pack_into("<I", b, lay.sizes[7], 2**32 - 1), r"element 7's upper-level links are"),
     (lambda b, lay: struct.pack_into("<f", b, lay.element(2) + lay.offset_data, float("nan")),
@@ -340,3 +341,192 @@ def test_deleted_marks_pass_only_when_the_format_allows_them(originals, tmp_path
     b[Layout(hnsw).element(4) + 2] = 3
     with pytest.raises(ValueError, match=r"element 4 has unknown flag bytes \[3, 0\]"):
         check_hnsw_payload(_write(raw, bytes(b)), "x.laidx", **fields, allow_deleted=True)
+
+
+# ------------------------------------------------------------------ sizes and file names
+
+
+def test_parse_json_depth_limit_names_the_file():
+    from latentatlas._files import MAX_JSON_DEPTH, parse_json
+
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert parse_json(nested, "ok.json") is not None and parse_json("7", "ok.json") == 7
+    for depth in (MAX_JSON_DEPTH + 1, 200_000):  # the second overflows the C parser's recursion
+        with pytest.raises(ValueError, match=rf"'deep\.json': JSON nested too deeply \(more than {MAX_JSON_DEPTH}"):
+            parse_json("[" * depth + "]" * depth, "deep.json")
+    with pytest.raises(ValueError, match=r"'bad\.json': provenance is not valid JSON: Expecting"):
+        parse_json("[1,", "bad.json", "provenance")
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_deep_json_in_every_file_kind_is_a_value_error_naming_it(tmp_path):
+    from latentatlas.data import LatentStore, VectorSet
+
+    vectors = tmp_path / "vectors.json"
+    vectors.write_text(DEEP)
+    with pytest.raises(ValueError, match=r"vectors\.json': JSON nested too deeply"):
+        VectorSet.load(vectors)
+    ck = la_save_tiny(tmp_path / "ck")
+    config = json.loads((ck / "config.json").read_text())
+    (ck / "config.json").write_text(json.dumps(config)[:-1] + ', "deep": ' + DEEP + "}")
+    with pytest.raises(ValueError, match=r"config\.json': JSON nested too deeply"):
+        la_load(ck)
+    store = LatentStore(np.zeros((2, 3), np.float32), np.zeros((2, 1)), ["a"], ["train", "valid"])
+    store.provenance = {"x": 1}
+    path = store.save(tmp_path / "store.npz")
+    _rewrite_member(path, "provenance.npy", lambda _: np.array('{"x": ' + "[" * 5000 + "]" * 5000 + "}"))
+    with pytest.raises(ValueError, match=r"store\.npz': provenance: JSON nested too deeply"):
+        LatentStore.load(path)
+    index = NeighborIndex(3, num_threads=1)
+    data = index.save(tmp_path / "i.laidx")
+    raw = Path(data).read_bytes()
+    _, version, length = PREFIX.unpack_from(raw)
+    text = b"[" * 30_000 + b"]" * 30_000
+    Path(data).write_bytes(PREFIX.pack(b"LATLSIDX", version, len(text)) + text)
+    with pytest.raises(ValueError, match=r"i\.laidx': corrupt header"):
+        NeighborIndex.load(data)
+
+
+def la_save_tiny(path):
+    import latentatlas as la
+    from latentatlas.models import VAE
+
+    return la.models.save(VAE((1, 8, 8), 2, hidden=(4,), seed=0), path)
+
+
+def la_load(path):
+    import latentatlas as la
+
+    return la.models.load(path)
+
+
+def _rewrite_member(path, member: str, make):
+    """Replaces one array of an .npz file (``make(old) -> new``), keeping the others."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(path) as zin:
+        members = {info.filename: zin.read(info) for info in zin.infolist()}
+    old = np.load(io.BytesIO(members[member]), allow_pickle=False)
+    new = make(old)
+    out = io.BytesIO()
+    if isinstance(new, bytes):
+        out.write(new)
+    else:
+        npy.write_array(out, new, allow_pickle=False)
+    members[member] = out.getvalue()
+    with zipfile.ZipFile(path, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+
+
+def _forged_header(shape, descr="<f4") -> bytes:
+    import io
+
+    from numpy.lib import format as npy
+
+    out = io.BytesIO()
+    npy.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def test_store_arrays_claiming_more_than_the_file_holds_are_refused_before_allocating(tmp_path):
+    from latentatlas.data import LatentStore
+    from latentatlas.data.store import MAX_COLS
+
+    store = LatentStore(np.ones((5, 3), np.float32), np.zeros((5, 1)), ["a"], ["train"] * 5)
+    cases = [
+        ((1_000_000, 100_000), r"array 'latents' claims shape \(1000000, 100000\) \(400,000,000,000 bytes\), "
+                               r"beyond the limit"),
+        ((5, MAX_COLS + 1), r"array 'latents' claims shape \(5, 1000001\), beyond the limit of 1,000,000 along axis 1"),
+        ((6, 3), r"array 'latents' claims shape \(6, 3\) float32 \(72 bytes\) but the file holds 60 bytes of it"),
+    ]
+    for shape, message in cases:
+        path = store.save(tmp_path / "s.npz")
+        _rewrite_member(path, "latents.npy", lambda old, shape=shape: _forged_header(shape) + old.tobytes())
+        with pytest.raises(ValueError, match=r"s\.npz': " + message):
+            LatentStore.load(path)
+
+
+def test_store_content_errors_name_the_file(tmp_path):
+    from latentatlas.data import LatentStore
+
+    path = LatentStore(np.ones((4, 3), np.float32), np.zeros((4, 1)), ["a"], ["train"] * 4).save(tmp_path / "s.npz")
+    _rewrite_member(path, "labels.npy", lambda old: np.full((4, 1), 7, np.uint8))
+    with pytest.raises(ValueError, match=r"s\.npz': labels must contain only 0 and 1"):
+        LatentStore.load(path)
+
+
+def test_config_sizes_are_checked_before_building_and_fields_name_the_file(tmp_path):
+    from latentatlas.models.checkpoint import MAX_PARAMETERS
+
+    ck = la_save_tiny(tmp_path / "ck")
+    config = json.loads((ck / "config.json").read_text())
+    config["model"]["hidden"] = [12000, 12000]
+    (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=rf"config\.json': the model it describes has [\d,]+ parameters, more than "
+                                         rf"the limit of {MAX_PARAMETERS:,}"):
+        la_load(ck)
+    config["model"]["hidden"] = "wide"
+    (ck / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"ck/config\.json': "):
+        la_load(ck)
+
+
+def test_an_oversized_weights_file_is_refused_before_reading(tmp_path):
+    from latentatlas.models import checkpoint
+
+    ck = la_save_tiny(tmp_path / "ck")
+    with open(ck / "weights.safetensors", "ab") as fh:
+        fh.truncate(checkpoint._SAFETENSORS_HEADER_MAX + 10_000)  # sparse: no real disk used
+    with pytest.raises(ValueError, match=r"weights\.safetensors' is [\d,]+ bytes, more than the [\d,]+ its config"):
+        la_load(ck)
+
+
+def test_index_load_of_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder, not a NeighborIndex file"):
+        NeighborIndex.load(tmp_path)
+
+
+def test_a_full_disk_names_the_file(tmp_path):
+    import errno
+
+    from latentatlas._files import atomic_open, atomic_write
+
+    def full(_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=r"No space left on device while writing: '.*out\.png'"):
+        atomic_write(tmp_path / "out.png", full)
+    with pytest.raises(OSError, match=r"No space left on device while writing: '.*out\.json'"):
+        with atomic_open(tmp_path / "out.json", "w"):
+            full(None)
+    assert os.listdir(tmp_path) == []  # the temporary files are gone too
+
+
+def test_sample_sizes_and_memory_errors_are_one_line(capsys, monkeypatch):
+    from conftest import assert_one_error_line, run_cli
+
+    from latentatlas import sampling
+
+    for argv, message in [
+        (["random", "--rows", "100000", "--cols", "100000", "-o", "x.png"],
+         r"--rows 100000 x --cols 100000 is 10,000,000,000 images, more than the limit of 10,000"),
+        (["random", "--scale", "100000", "-o", "x.png"],
+         r"--rows 8 x --cols 8 at --scale 100000 is [\d,]+ pixels .* more than the limit"),
+        (["walk", "--steps", "1000000000", "-o", "x.gif"], r"4 anchors x --steps 1000000000 is 4,000,000,001 images"),
+    ]:
+        code, _, err = run_cli(capsys, "sample", *argv, "--model", "digits-vae")
+        assert_one_error_line(code, err, r"^latentatlas sample: error: " + message)
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 373. GiB for an array with shape (1000000, 100000) and data type float32")
+
+    monkeypatch.setattr(sampling, "sample_grid", exhausted)
+    code, _, err = run_cli(capsys, "sample", "random", "--model", "digits-vae", "-o", "x.png")
+    assert_one_error_line(code, err, r"^latentatlas sample: error: out of memory \(Unable to allocate 373\. GiB for an "
+                                     r"array with shape \(1000000, 100000\)")

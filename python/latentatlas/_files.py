@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import IO, Any, Callable, Iterator
 
-__all__ = ["atomic_write", "atomic_open", "jsonable", "parse_json", "MAX_JSON_DEPTH"]
+__all__ = ["atomic_write", "atomic_open", "jsonable", "naming", "parse_json", "MAX_JSON_DEPTH"]
 
 #: The deepest nesting of arrays and objects :func:`parse_json` accepts (latentatlas
 #: files nest a few levels; far deeper input would exhaust the recursion of the parser
@@ -56,10 +56,20 @@ def _temporary_beside(path: str | os.PathLike) -> Iterator[str]:
         yield tmp
         os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise naming(exc, target) from exc
         raise
+
+
+def naming(exc: OSError, path: str | os.PathLike) -> OSError:
+    """``exc`` if it names a file, else an OSError of the same errno that names ``path``
+    (a full disk's ``write`` error says only "No space left on device")."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return OSError(exc.errno, f"{exc.strerror or exc} while writing", os.fspath(path))
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> str:

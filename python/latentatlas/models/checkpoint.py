@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from .._files import jsonable, parse_json
+from .._files import jsonable, naming, parse_json
 from .._protocol import SHIPPED
 from ..data._util import read_json
 from .base import LatentModel, resolve_device
@@ -90,8 +90,10 @@ def save(model: LatentModel, path: str | os.PathLike[str], *, training: dict[str
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a checkpoint should be as readable as any file
         _step("written")
         _replace_folder(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise naming(exc, path) from exc
         raise
     return path
 

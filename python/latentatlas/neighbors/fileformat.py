@@ -108,6 +108,8 @@ def read_index(path: str) -> Iterator[tuple[dict[str, Any], str, bytes]]:
         ValueError: not an index file, unsupported version, corrupt header, truncated or
             trailing data, checksum mismatch, or hnswlib data that contradict the header.
     """
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder, not a NeighborIndex file")
     with open(path, "rb") as f:
         header = _read_header(f, path)
         expected = header.pop("sha256")
@@ -188,8 +190,8 @@ def _read_header(f: Any, path: str) -> dict[str, Any]:
         raise ValueError(f"{path!r} is truncated: the header is cut short")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path!r}: corrupt header ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path!r}: corrupt header ({exc})") from None
     ints = ("dim", "count", "M", "ef_construction", "ef", "seed", "next_id", "payload_bytes")
     if not isinstance(header, dict) or any(not isinstance(header.get(key), int) or isinstance(header.get(key), bool)
                                            or header[key] < 0 for key in ints):
