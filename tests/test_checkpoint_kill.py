@@ -113,3 +113,12 @@ def test_loads_during_replacements_always_read_one_whole_checkpoint(tmp_path):
             break
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert set(seen) <= {2, 3} and len(seen) >= 1
+
+
+def test_replacing_a_link_to_a_checkpoint_replaces_the_link(tmp_path):
+    real = la.models.save(_model(2), tmp_path / "real")
+    (tmp_path / "ck").symlink_to(real, target_is_directory=True)
+    la.models.save(_model(3), tmp_path / "ck")
+    assert not (tmp_path / "ck").is_symlink() and la.models.load(tmp_path / "ck").latent_dim == 3
+    assert la.models.load(real).latent_dim == 2  # what the link pointed to is left alone
+    assert sorted(os.listdir(tmp_path)) == ["ck", "real"]

@@ -168,14 +168,23 @@ def _replace_folder(new: Path, path: Path) -> None:
         return
     if _exchange(new, path):
         _step("swapped")
-        shutil.rmtree(new)  # now the old checkpoint
+        _discard(new)  # now the old checkpoint (or the link that stood at path)
         return
     shutil.rmtree(aside, ignore_errors=True)  # left by a replacement killed after its second rename
     os.replace(path, aside)
     _step("moved-aside")
     os.replace(new, path)
     _step("moved-in")
-    shutil.rmtree(aside)
+    _discard(aside)
+
+
+def _discard(path: Path) -> None:
+    """Removes a replaced checkpoint (a folder, or a link that stood for one); the new
+    checkpoint is in place by then, so a failure here leaves a hidden leftover, not an error."""
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
