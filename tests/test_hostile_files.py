@@ -471,10 +471,11 @@ def test_config_sizes_are_checked_before_building_and_fields_name_the_file(tmp_p
     with pytest.raises(ValueError, match=rf"config\.json': the model it describes has [\d,]+ parameters, more than "
                                          rf"the limit of {MAX_PARAMETERS:,}"):
         la_load(ck)
-    config["model"]["hidden"] = "wide"
-    (ck / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match=r"ck/config\.json': "):
-        la_load(ck)
+    for bad in ("wide", [-5], [0], None):
+        config["model"]["hidden"] = bad
+        (ck / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=r"ck/config\.json': "):
+            la_load(ck)
 
 
 def test_an_oversized_weights_file_is_refused_before_reading(tmp_path):

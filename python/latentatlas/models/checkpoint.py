@@ -289,8 +289,8 @@ def _build(config: dict[str, Any], path: Path) -> LatentModel:
             raise ValueError(f"the model it describes has {count:,} parameters, more than the limit of "
                              f"{MAX_PARAMETERS:,}")
         return cls.from_config(config["model"])
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise ValueError(f"{str(path)!r}: {exc}") from None
+    except (ValueError, TypeError, KeyError, OverflowError, RuntimeError) as exc:  # torch: bad sizes
+        raise ValueError(f"{str(path)!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def load(name_or_path: str | os.PathLike[str], *, device: str | torch.device | None = "cpu") -> LatentModel:
