@@ -15,9 +15,9 @@ folder to ``.NAME.old``, then the new one to ``NAME``. A kill between them leave
 ``NAME``; :func:`load` then says where the previous checkpoint is, and the next
 :func:`save` to ``NAME`` completes the replacement. Each save also deletes the temporary
 folders that killed saves to the same ``NAME`` left (``.NAME.PID.*.tmp`` of a process that
-no longer runs). :func:`load` reads the config and the
-weights through one open handle on the folder, so a swap during a load cannot pair one
-checkpoint's config with the other's weights.
+no longer runs). :func:`load` reads the config and the weights through one open handle on
+the folder, so a swap during a load cannot pair one checkpoint's config with the other's
+weights.
 """
 
 from __future__ import annotations
@@ -245,8 +245,8 @@ _SAFETENSORS_HEADER_MAX = 100_000_000  # safetensors' own limit on its JSON head
 
 def _read_folder(folder: Path) -> tuple[dict[str, Any], int, Any]:
     """Opens the checkpoint folder once and reads both files through that handle (a folder
-    swapped in by a concurrent :func:`save` is seen whole or not at all): the checked
-    config, the weights file's size and a function reading its bytes."""
+    swapped in by a concurrent :func:`save` is seen whole or not at all, and read again):
+    the checked config, the weights file's size and the weights file, open."""
     for _ in range(5):
         try:
             fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
