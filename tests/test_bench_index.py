@@ -118,13 +118,17 @@ def test_main_writes_json_and_table(tmp_path, capsys, monkeypatch):
     out = tmp_path / "res" / "index.json"
     assert bench_index.main(["--n", "600", "--dims", "6", "--kinds", "encoded", "--queries", "15",
                              "--efs", "12", "600", "--threads", "1", "--configs", "8:40", "--no-reduce", "--quick",
-                             "--out", str(out)]) == 0
+                             "--crossover", "300", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["cases"][0]["n"] == 600 and data["cases"][0]["kind"] == "encoded"
     assert data["cases"][0]["configs"] == [[8, 40]] and data["cases"][0]["reduce_dim"] is None
     assert sorted(p.name for p in out.parent.iterdir()) == ["index.json"]
     printed = capsys.readouterr().out
     assert "encoded 600x6" in printed and f"wrote {out}" in printed
+    assert data["crossover"]["sizes"][0]["n"] == 300 and "crossover (i.i.d. Gaussian, dim 6" in printed
+    default = data["cases"][0]["default"]
+    assert default["exact"] and default["recall"] == 1.0  # 600 vectors: below exact_below, exact search
+    assert "default settings: recall 1.000" in printed
 
 
 def test_main_refuses_a_bad_config(capsys):
@@ -148,7 +152,7 @@ def test_main_default_output_is_relative_to_the_current_directory(tmp_path, monk
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.chdir(tmp_path)
     assert bench_index.main(["--n", "200", "--dims", "4", "--kinds", "random", "--queries", "5", "--efs", "200",
-                             "--threads", "1", "--no-reduce"]) == 0
+                             "--threads", "1", "--no-reduce", "--crossover"]) == 0
     written = tmp_path / "latentatlas-bench" / "index.json"
     assert json.loads(written.read_text())["cases"][0]["n"] == 200
     assert os.listdir(written.parent) == ["index.json"]

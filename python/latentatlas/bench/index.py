@@ -194,11 +194,13 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     case["exact_score"] = {"qps": sub.shape[0] / seconds, "recall": recall_at_k(found, truth[:sub.shape[0]])}
     log(f"{tag} exact_search (score kernel): {sub.shape[0] / seconds:,.0f} q/s")
 
+    case["default"] = default_settings(x, q, truth, k, threads)
+    log(f"{tag} NeighborIndex with default settings: {case['default']}")
     searchers: dict[str, Callable[[int], np.ndarray]] = {}
     variants: dict[str, dict[str, Any]] = {}
     for m, efc in configs:
         name = f"neighborindex M{m} efC{efc}"
-        index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads)
+        index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, exact_below=0)
         build = _build(lambda index=index: index.add(x))
         searchers[name] = lambda ef, index=index: index.query(q, k, ef=ef)[0]
         variants[name] = {"library": "neighborindex", "M": m, "ef_construction": efc, "reduce_dim": None,
@@ -215,7 +217,8 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     if r is not None:
         for m, efc in configs:
             name = f"neighborindex_reduced r{r} M{m} efC{efc}"
-            index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, reduce_dim=r)
+            index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, reduce_dim=r,
+                                  exact_below=0)
             build = _build(lambda index=index: index.add(x))
             searchers[name] = lambda ef, index=index: index.query(q, k, ef=ef)[0]
             variants[name] = {"library": "neighborindex", "M": m, "ef_construction": efc, "reduce_dim": r,
@@ -242,6 +245,46 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     case["variants"] = variants
     case.update(_compare(case, configs))
     return case
+
+
+def default_settings(x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int, threads: int) -> dict[str, Any]:
+    """NeighborIndex as a new user gets it (``NeighborIndex(d, "cosine")``): build and
+    calibration seconds (calibration as a fraction of the build), its estimated and its
+    measured recall@k on ``q`` against ``truth``, queries/s, and whether it searches exactly."""
+    index = NeighborIndex(x.shape[1], "cosine", num_threads=threads)
+    build = _build(lambda: index.add(x))
+    calibrate = _build(lambda: index.estimated_recall(k))
+    seconds, (found, _) = time_repeated(lambda: index.query(q, k))
+    entry = index.calibration().get(k, {})
+    return {"build_s": build, "calibration_s": calibrate, "calibration_fraction": calibrate / max(build, 1e-9),
+            "estimated_recall": index.estimated_recall(k), "recall": recall_at_k(found, truth),
+            "qps": len(q) / seconds, "ef": entry.get("ef"), "exact": not index.has_graph or entry.get("ef") is None}
+
+
+def crossover(d: int, sizes: Sequence[int], *, k: int = 10, n_queries: int = 200, threads: int = -1,
+              seed: int = 0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Where the graph starts to beat exact search: for each size, i.i.d. Gaussian
+    ``(n, d)`` latents, queries/s of the native exact search and of a calibrated graph
+    (``exact_below=0``, recall target 0.95); ``"crossover"`` is the smallest size from which
+    the graph is faster at every larger size measured (None if never)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        x, q = random_latents(n, d, rng), random_latents(n_queries, d, rng)
+        index = NeighborIndex(d, "cosine", num_threads=threads, exact_below=0)
+        index.add(x)
+        index.estimated_recall(k)
+        exact_s, _ = time_repeated(lambda: index.query(q, k, exact=True))
+        graph_s, _ = time_repeated(lambda: index.query(q, k))
+        rows.append({"n": n, "exact_qps": n_queries / exact_s, "graph_qps": n_queries / graph_s,
+                     "ef": index.calibration()[k]["ef"]})
+        log(f"[crossover {n}x{d}] {rows[-1]}")
+    point = None
+    for row in reversed(rows):
+        if row["graph_qps"] <= row["exact_qps"]:
+            break
+        point = row["n"]
+    return {"dim": d, "k": k, "sizes": rows, "crossover": point}
 
 
 def _build(add: Callable[[], Any]) -> float:
@@ -340,11 +383,12 @@ def machine_info(threads: int) -> dict[str, Any]:
 def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[str] = ("random", "encoded"),
         n_queries: int = 1000, k: int = 10, configs: Sequence[tuple[int, int]] = ((16, 100),),
         reduce: bool = True, efs: Sequence[int] = DEFAULT_EFS, target: float = 0.95, threads: int = -1, seed: int = 0,
-        log: Callable[[str], None] = lambda s: None,
+        log: Callable[[str], None] = lambda s: None, crossover_sizes: Sequence[int] = (),
         on_case: Callable[[dict[str, Any]], None] = lambda result: None) -> dict[str, Any]:
     """Runs every (dim, kind) case in one process; returns ``{"machine": ..., "cases": [...]}``.
     numpy's BLAS is limited to ``threads`` as well (threadpoolctl) so all searchers get the
-    same cores. ``on_case`` gets the result so far after each case (for partial writes)."""
+    same cores. ``on_case`` gets the result so far after each case (for partial writes).
+    With ``crossover_sizes``, :func:`crossover` runs first at the first dim."""
     n = check_int("n", n, 1)
     k = check_int("k", k, 1)
     n_queries = check_int("n_queries", n_queries, 1)
@@ -359,6 +403,9 @@ def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[st
 
     result: dict[str, Any] = {"machine": info, "cases": []}
     with threadpool_limits(threads_used):
+        if crossover_sizes:
+            result["crossover"] = crossover(dims[0], crossover_sizes, k=k, threads=threads_used, seed=seed, log=log)
+            on_case(result)
         for d in dims:
             for kind in kinds:
                 result["cases"].append(run_case(n, d, kind, n_queries=n_queries, k=k, configs=configs,
@@ -387,6 +434,12 @@ def summary_table(result: dict[str, Any]) -> str:
             qps = at.get("qps_interpolated", nan)
             lines.append(f"  {name:<40}{v['build_s']:>9.1f}{at.get('ef', '-'):>7}{qps:>10,.0f}"
                          f"{qps / exact:>10.1f}{qps / fastest:>11.1f}")
+        dflt = c.get("default")
+        if dflt:
+            lines.append(f"  default settings: recall {dflt['recall']:.3f} (estimated {dflt['estimated_recall']:.3f}), "
+                         f"{dflt['qps']:,.0f} q/s, " + ("exact" if dflt["exact"] else f"ef {dflt['ef']}")
+                         + f"; calibration {dflt['calibration_s']:.2f} s = {100 * dflt['calibration_fraction']:.0f}% "
+                         f"of the {dflt['build_s']:.1f} s build")
         r = c["ratios"]
         equal = ", ".join(f"{key} {val:.2f}" if val else f"{key} -" for key, val in r["equal_params_vs_faiss"].items())
         if not any(v["library"] == "faiss_hnsw" for v in c["variants"].values()):
@@ -395,6 +448,11 @@ def summary_table(result: dict[str, Any]) -> str:
             lines.append(f"  best ours / best faiss: {r.get('best_vs_best_faiss') or nan:.2f} "
                          f"({c['best']['neighborindex']} vs {c['best']['faiss_hnsw']}); equal params ours/faiss: {equal}")
         lines.append(f"  targets met: {c['targets_met']}")
+    cross = result.get("crossover")
+    if cross:
+        lines.append(f"crossover (i.i.d. Gaussian, dim {cross['dim']}, recall@{cross['k']} 0.95): graph faster from "
+                     f"{cross['crossover']} vectors; " + ", ".join(
+                         f"{r['n']}: exact {r['exact_qps']:,.0f} vs graph {r['graph_qps']:,.0f} q/s" for r in cross["sizes"]))
     return "\n".join(lines)
 
 
@@ -415,6 +473,8 @@ def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) 
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--threads", type=int, default=-1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crossover", type=int, nargs="*", default=[512, 1024, 2048, 4096, 8192],
+                        metavar="N", help="sizes at which to time exact search against the graph (none: skip)")
     parser.add_argument("--quick", action="store_true", help="a short look: at most 20k vectors, 200 queries")
     parser.add_argument("--out", default=default_out, help=f"where to write the results (default: {default_out})")
     args = parser.parse_args(argv)
@@ -433,7 +493,7 @@ def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) 
         parser.error(str(exc))
     result = run(n=args.n, dims=args.dims, kinds=args.kinds, n_queries=args.queries, k=args.k, configs=configs,
                  reduce=not args.no_reduce, efs=sorted(args.efs), target=args.target,
-                 threads=args.threads, seed=args.seed, log=log, on_case=save)
+                 threads=args.threads, seed=args.seed, log=log, on_case=save, crossover_sizes=args.crossover)
     print(summary_table(result))
     print(f"wrote {args.out}")
     return 0
