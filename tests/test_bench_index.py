@@ -142,7 +142,7 @@ def test_benchmark_errors():
         bench_index.run(n=10, k=11)
     with pytest.raises(ValueError, match=r"target must lie in \(0, 1\]"):
         bench_index.run(n=10, target=0.0)
-    with pytest.raises(ValueError, match="kind must be 'random' or 'encoded'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \('random', 'encoded', 'shapes', 'digits', 'prior'\), got 'uniform'"):
         bench_index.run_case(10, 4, "uniform")
     with pytest.raises(ValueError, match="d must be >= 1"):
         bench_index.encoded_like(10, 0, np.random.default_rng(0))
@@ -157,3 +157,36 @@ def test_main_default_output_is_relative_to_the_current_directory(tmp_path, monk
     assert json.loads(written.read_text())["cases"][0]["n"] == 200
     assert os.listdir(written.parent) == ["index.json"]
     assert "wrote latentatlas-bench/index.json" in capsys.readouterr().out.replace(os.sep, "/")
+
+
+def test_parse_case():
+    assert bench_index.parse_case("random:20000x64") == ("random", 20000, 64)
+    assert bench_index.parse_case("shapes:500") == ("shapes", 500, 64)
+    assert bench_index.parse_case("digits") == ("digits", 100_000, 64)
+    for bad in ("uniform:10x4", "random:tenx4", "random:10xy"):
+        with pytest.raises(ValueError, match="a case is KIND"):
+            bench_index.parse_case(bad)
+
+
+def test_real_encodings_come_from_the_shipped_models():
+    from latentatlas import models, sampling
+    from latentatlas.data.digits import load_digits
+
+    x, q = bench_index.case_latents("digits", 0, 0, 1000, seed=0)
+    data = load_digits()
+    z = sampling.encode_batched(models.load("digits-vae"), data.images)
+    train = np.asarray(data.split) == "train"
+    np.testing.assert_array_equal(x, z[train])
+    np.testing.assert_array_equal(q, z[~train])
+    shapes, shape_queries = bench_index.case_latents("shapes", 50, 0, 7, seed=1)
+    assert shapes.shape == (50, 16) and shape_queries.shape == (7, 16) and np.isfinite(shapes).all()
+    prior, _ = bench_index.case_latents("prior", 40, 0, 5, seed=2)
+    np.testing.assert_array_equal(prior, sampling.sample_latents(models.load("shapes-vae"), 40, seed=2))
+
+
+def test_the_digits_case_is_searched_exactly_by_default():
+    result = bench_index.run(cases=[("digits", 0, 0)], n_queries=30, efs=(10, 40), threads=1, reduce=False,
+                             configs=((8, 40),))
+    case = result["cases"][0]
+    assert (case["kind"], case["dim"], case["queries"]) == ("digits", 20, 30) and 1000 < case["n"] < 1797
+    assert case["default"]["exact"] and case["default"]["recall"] == 1.0
