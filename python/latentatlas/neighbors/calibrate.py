@@ -16,7 +16,8 @@ smallest ``ef`` (doubling from ``k``, then bisecting) whose graph results reach 
 plus a margin of :data:`MARGIN_SE` standard errors of the mean per-query recall (at least
 :data:`MIN_MARGIN`). When that ``ef`` would exceed
 :data:`EXACT_EF_FRACTION` of the stored rows, the graph searches about as many rows as
-brute force would, so the index searches exactly for that ``k`` instead.
+brute force would, so the index searches exactly for that ``k`` instead; so it does as soon
+as a graph search of the queries takes longer than their exact search did.
 
 Cost: one exact search of the sample for its nearest stored row, one per ``k`` for the
 truth, and about ``2·log2(ef/k)`` graph searches of the sample; the seconds are recorded
@@ -78,7 +79,7 @@ def _recall(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def choose_ef(queries: np.ndarray, truth: np.ndarray, search: GraphSearch, *, target: float, count: int,
-              fixed_ef: int | None = None) -> dict[str, Any]:
+              fixed_ef: int | None = None, exact_seconds: float | None = None) -> dict[str, Any]:
     """The calibration of one ``k`` (``truth.shape[1]``).
 
     Args:
@@ -88,6 +89,8 @@ def choose_ef(queries: np.ndarray, truth: np.ndarray, search: GraphSearch, *, ta
         target: the recall to reach, in (0, 1].
         count: stored rows (ef beyond ``EXACT_EF_FRACTION·count`` means exact search).
         fixed_ef: the user's ef: measure it instead of choosing.
+        exact_seconds: how long exact search of ``queries`` took: a breadth whose graph
+            search takes longer means exact search (faster and exact).
 
     Returns:
         ``{"ef": int or None (exact), "recall": measured (1.0 when exact), "queries": Q,
@@ -97,13 +100,21 @@ def choose_ef(queries: np.ndarray, truth: np.ndarray, search: GraphSearch, *, ta
     k = truth.shape[1]
     measured: dict[int, float] = {}
     spread: dict[int, float] = {}
+    seconds: dict[int, float] = {}
 
     def recall_at(ef: int) -> float:
         if ef not in measured:
-            per_query = _recall(search(queries, k, ef), truth)
+            began = time.perf_counter()
+            found = search(queries, k, ef)
+            seconds[ef] = time.perf_counter() - began
+            per_query = _recall(found, truth)
             measured[ef] = float(per_query.mean())
             spread[ef] = float(per_query.std() / math.sqrt(len(per_query)))
         return measured[ef]
+
+    def slower(ef: int) -> bool:
+        """The graph search at ``ef`` took longer than exact search."""
+        return exact_seconds is not None and seconds[ef] > exact_seconds
 
     def meets(ef: int) -> bool:
         recall = recall_at(ef)
@@ -119,13 +130,13 @@ def choose_ef(queries: np.ndarray, truth: np.ndarray, search: GraphSearch, *, ta
     limit = max(k, int(EXACT_EF_FRACTION * count))
     low, high = None, k
     while not meets(high):
-        if high >= limit:
+        if high >= limit or slower(high):
             return result(None)
         low, high = high, min(limit, 2 * high)
     while low is not None and high - low > max(1, high // 16):
         mid = (low + high) // 2
         low, high = (mid, high) if not meets(mid) else (low, mid)
-    return result(high)
+    return result(None if slower(high) else high)
 
 
 def check_calibration(calibration: Any, path: str) -> dict[str, Any]:

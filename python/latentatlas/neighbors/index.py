@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -456,9 +457,11 @@ class NeighborIndex:
                 return np.sort(np.partition(d, n - 1, axis=1)[:, :n], axis=1)
 
             queries = held_out_queries(vectors, nn_l2, self._seed)
+        began = time.perf_counter()
         truth, _ = self._exact_rows(queries, k, alive)
+        exact_seconds = time.perf_counter() - began
         return choose_ef(queries, truth, lambda x, kk, ef: self._graph_search(x, kk, ef, False)[0],
-                         target=self._recall, count=len(self), fixed_ef=self._ef)
+                         target=self._recall, count=len(self), fixed_ef=self._ef, exact_seconds=exact_seconds)
 
     def calibrate(self, queries: Array | None = None, ks: tuple[int, ...] = (10,)) -> dict[int, float]:
         """Measures the search breadth for each k in ``ks`` now (queries calibrate by
