@@ -19,8 +19,8 @@ plus a margin of :data:`MARGIN_SE` standard errors of the mean per-query recall 
 brute force would, so the index searches exactly for that ``k`` instead; so it does as soon
 as a graph search of the queries takes longer than their exact search did.
 
-Cost: one exact search of the sample for its nearest stored row, one per ``k`` for the
-truth, and about ``2·log2(ef/k)`` graph searches of the sample; the seconds are recorded
+Cost: one broad graph search of the sample for its nearest stored row, one exact search
+per ``k`` for the truth, and about ``2·log2(ef/k)`` graph searches of the sample; the seconds are recorded
 with the result.
 """
 
@@ -60,7 +60,8 @@ def held_out_queries(vectors: np.ndarray, exact_nn: Callable[[np.ndarray, int], 
     Args:
         vectors: ``(n, D)`` float32 alive rows as stored.
         exact_nn: ``(queries, k) -> (Q, k)`` squared Euclidean distances to the ``k``
-            nearest stored rows (the row itself first).
+            nearest stored rows (the row itself first; the index finds them with a broad
+            graph search, as only the queries' scale depends on them).
         seed: the sample's and the directions' seed.
     """
     rng = np.random.default_rng(seed)

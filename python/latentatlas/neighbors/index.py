@@ -50,6 +50,8 @@ EXACT_BELOW = 2048
 # A filter that allows at most this fraction of the vectors (or fewer than EXACT_BELOW of
 # them) is searched exactly on the allowed rows; larger ones through hnswlib's filter.
 FILTER_EXACT_FRACTION = 0.1
+# Search breadth for the calibration queries' nearest stored rows.
+_REACH_EF = 64
 # Score blocks of exact search hold at most this many (query, row) pairs.
 _BLOCK_PAIRS = 1 << 24
 
@@ -453,8 +455,10 @@ class NeighborIndex:
             vectors = self._rows.vectors if alive is None else self._rows.vectors[alive]
 
             def nn_l2(x: np.ndarray, n: int) -> np.ndarray:
-                d = exact_distances(x, vectors, "l2", data_sq=self._rows.sq if alive is None else self._rows.sq[alive])
-                return np.sort(np.partition(d, n - 1, axis=1)[:, :n], axis=1)
+                # Found by the graph (a broad search): only the queries' scale depends on it.
+                rows, _ = self._graph_search(x, n, _REACH_EF, False)
+                near = self._rows.vectors[rows].astype(np.float64) - x.astype(np.float64)[:, None, :]
+                return np.sort(np.einsum("qnd,qnd->qn", near, near), axis=1)
 
             queries = held_out_queries(vectors, nn_l2, self._seed)
         began = time.perf_counter()
