@@ -395,20 +395,43 @@ class NeighborIndex:
         return np.sort(np.array(rows, dtype=np.int64))
 
     def _exact_rows(self, q: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the alive rows (or the given ``rows``): ``(rows, distances)``."""
+        """Brute force over the alive rows (or the given ``rows``): ``(rows, distances)``.
+
+        A float32 BLAS product ranks every row and keeps ``2k + 8`` candidates per query;
+        those are re-ranked by exact distances (the native gathered dot products, summed in
+        double), so the order and distances are those of :func:`~.exact.exact_search`
+        unless float32 rounding moves a true neighbour past all of the ``k + 8`` spare
+        candidates."""
         store = self._rows
-        if rows is None and len(store) < store.count:
-            rows = store.alive_rows()
-        vectors = store.vectors if rows is None else store.vectors[rows]
+        full = store.vectors
+        excluded = None
+        if rows is None:
+            if len(store) < store.count:
+                excluded = ~store.alive
+        elif 2 * len(rows) >= store.count:
+            excluded = np.ones(store.count, dtype=bool)
+            excluded[rows] = False
+            rows = None
+        subset = full if rows is None else full[rows]
         sq = store.sq if rows is None else store.sq[rows]
-        labels = np.arange(len(vectors), dtype=np.int64) if rows is None else rows
-        block = max(1, _BLOCK_PAIRS // len(vectors))
+        n = len(subset)
+        fetch = min(n, 2 * k + 8)
+        block = max(1, _BLOCK_PAIRS // n)
         out_rows = np.empty((len(q), k), np.int64)
         out_dist = np.empty((len(q), k), np.float32)
         for start in range(0, len(q), block):
-            dist = exact_distances(q[start:start + block], vectors, self._space, data_sq=sq)
-            out_rows[start:start + block], out_dist[start:start + block] = top_k(
-                dist, np.broadcast_to(labels, dist.shape), k)
+            qb = q[start:start + block]
+            rank = qb @ subset.T  # float32 BLAS: higher is nearer, up to the exact re-rank
+            rank = (2.0 * rank - sq.astype(np.float32)) if self._space == "l2" else rank
+            if excluded is not None:
+                rank[:, excluded] = -np.inf
+            cand = (np.argpartition(-rank, fetch - 1, axis=1)[:, :fetch] if fetch < n
+                    else np.broadcast_to(np.arange(n), rank.shape).copy())
+            dist = exact_distances(qb, subset, self._space, rows=cand, data_sq=sq)
+            if excluded is not None:
+                dist[excluded[cand]] = np.inf
+            found, out_dist[start:start + block] = top_k(dist, cand, k)
+            out_rows[start:start + block] = found if rows is None else rows[found]
         return out_rows, out_dist
 
     def _graph_search(self, q: np.ndarray, k: int, ef: int, rerank: bool,
