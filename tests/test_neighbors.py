@@ -596,6 +596,8 @@ def test_exact_path_below_the_crossover_and_the_switch_to_a_graph():
         assert not index.has_graph and "search=exact (recall 1.0)" in repr(index)
         assert index.estimated_recall(10) == 1.0 and index.calibrate() == {10: 1.0}
         np.testing.assert_array_equal(index.query(q, 10)[0], float64_truth(x, q, 10, space))
+    most = np.flatnonzero(np.random.default_rng(6).random(900) < 0.7)  # a large filter, still exact
+    np.testing.assert_array_equal(index.query(q, 10, where=most)[0], float64_truth(x[most], q, 10, "ip", ids=most))
     index.add(data(200, 12, seed=25))
     assert index.has_graph and "search=graph" in repr(index)
     assert len(index.query(q, 10)[0]) == 25
