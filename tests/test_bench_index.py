@@ -118,13 +118,17 @@ def test_main_writes_json_and_table(tmp_path, capsys, monkeypatch):
     out = tmp_path / "res" / "index.json"
     assert bench_index.main(["--n", "600", "--dims", "6", "--kinds", "encoded", "--queries", "15",
                              "--efs", "12", "600", "--threads", "1", "--configs", "8:40", "--no-reduce", "--quick",
-                             "--out", str(out)]) == 0
+                             "--crossover", "300", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["cases"][0]["n"] == 600 and data["cases"][0]["kind"] == "encoded"
     assert data["cases"][0]["configs"] == [[8, 40]] and data["cases"][0]["reduce_dim"] is None
     assert sorted(p.name for p in out.parent.iterdir()) == ["index.json"]
     printed = capsys.readouterr().out
     assert "encoded 600x6" in printed and f"wrote {out}" in printed
+    assert data["crossover"]["sizes"][0]["n"] == 300 and "crossover (i.i.d. Gaussian, dim 6" in printed
+    default = data["cases"][0]["default"]
+    assert default["exact"] and default["recall"] == 1.0  # 600 vectors: below exact_below, exact search
+    assert "default settings: recall 1.000" in printed
 
 
 def test_main_refuses_a_bad_config(capsys):
@@ -138,7 +142,7 @@ def test_benchmark_errors():
         bench_index.run(n=10, k=11)
     with pytest.raises(ValueError, match=r"target must lie in \(0, 1\]"):
         bench_index.run(n=10, target=0.0)
-    with pytest.raises(ValueError, match="kind must be 'random' or 'encoded'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \('random', 'encoded', 'shapes', 'digits', 'prior'\), got 'uniform'"):
         bench_index.run_case(10, 4, "uniform")
     with pytest.raises(ValueError, match="d must be >= 1"):
         bench_index.encoded_like(10, 0, np.random.default_rng(0))
@@ -148,8 +152,41 @@ def test_main_default_output_is_relative_to_the_current_directory(tmp_path, monk
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.chdir(tmp_path)
     assert bench_index.main(["--n", "200", "--dims", "4", "--kinds", "random", "--queries", "5", "--efs", "200",
-                             "--threads", "1", "--no-reduce"]) == 0
+                             "--threads", "1", "--no-reduce", "--crossover"]) == 0
     written = tmp_path / "latentatlas-bench" / "index.json"
     assert json.loads(written.read_text())["cases"][0]["n"] == 200
     assert os.listdir(written.parent) == ["index.json"]
     assert "wrote latentatlas-bench/index.json" in capsys.readouterr().out.replace(os.sep, "/")
+
+
+def test_parse_case():
+    assert bench_index.parse_case("random:20000x64") == ("random", 20000, 64)
+    assert bench_index.parse_case("shapes:500") == ("shapes", 500, 64)
+    assert bench_index.parse_case("digits") == ("digits", 100_000, 64)
+    for bad in ("uniform:10x4", "random:tenx4", "random:10xy"):
+        with pytest.raises(ValueError, match="a case is KIND"):
+            bench_index.parse_case(bad)
+
+
+def test_real_encodings_come_from_the_shipped_models():
+    from latentatlas import models, sampling
+    from latentatlas.data.digits import load_digits
+
+    x, q = bench_index.case_latents("digits", 0, 0, 1000, seed=0)
+    data = load_digits()
+    z = sampling.encode_batched(models.load("digits-vae"), data.images)
+    train = np.asarray(data.split) == "train"
+    np.testing.assert_array_equal(x, z[train])
+    np.testing.assert_array_equal(q, z[~train])
+    shapes, shape_queries = bench_index.case_latents("shapes", 50, 0, 7, seed=1)
+    assert shapes.shape == (50, 16) and shape_queries.shape == (7, 16) and np.isfinite(shapes).all()
+    prior, _ = bench_index.case_latents("prior", 40, 0, 5, seed=2)
+    np.testing.assert_array_equal(prior, sampling.sample_latents(models.load("shapes-vae"), 40, seed=2))
+
+
+def test_the_digits_case_is_searched_exactly_by_default():
+    result = bench_index.run(cases=[("digits", 0, 0)], n_queries=30, efs=(10, 40), threads=1, reduce=False,
+                             configs=((8, 40),))
+    case = result["cases"][0]
+    assert (case["kind"], case["dim"], case["queries"]) == ("digits", 20, 30) and 1000 < case["n"] < 1797
+    assert case["default"]["exact"] and case["default"]["recall"] == 1.0

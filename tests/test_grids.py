@@ -434,6 +434,56 @@ def test_mine_grid_with_an_index_and_torch_latents():
     np.testing.assert_array_equal(tgrid.latents.numpy(), exact.latents)
 
 
+def test_mine_grid_where_picks_neighbours_among_allowed_rows_only():
+    from latentatlas.neighbors import NeighborIndex
+
+    _, latents = encoded_digits_like(400, seed=2)
+    allowed = np.random.default_rng(3).random(400) < 0.3
+    rows = np.flatnonzero(allowed)
+    z = latents.astype(np.float64)
+    cos = (z[rows] @ z[5]) / (np.linalg.norm(z[rows], axis=1) * np.linalg.norm(z[5]))
+    nearest = set(rows[np.argsort(-cos, kind="stable")[:9]].tolist())  # float64 reference
+    grid = grids.mine_grid(latents[5], latents, 3, 3, where=allowed)
+    assert set(grid.anchor_ids.ravel().tolist()) == nearest
+    by_rows = grids.mine_grid(latents[5], latents, 3, 3, where=rows)
+    np.testing.assert_array_equal(by_rows.anchor_ids, grid.anchor_ids)
+    index = NeighborIndex(6, "cosine", exact_below=0)
+    index.add(latents)
+    fast = grids.mine_grid(latents[5], latents, 3, 3, index=index, where=allowed)
+    assert set(fast.anchor_ids.ravel().tolist()) == nearest
+    with pytest.raises(ValueError, match="needs 9 neighbours, but where allows only 2 rows"):
+        grids.mine_grid(latents[5], latents, 3, 3, where=[1, 2])
+    with pytest.raises(ValueError, match=r"where must be a \(400,\) mask"):
+        grids.mine_grid(latents[5], latents, 3, 3, where=allowed[:10])
+    with pytest.raises(ValueError, match="outside 0..399"):
+        grids.mine_grid(latents[5], latents, 3, 3, where=np.arange(395, 405))
+    with pytest.raises(ValueError, match="boolean mask or 1-D row numbers"):
+        grids.mine_grid(latents[5], latents, 3, 3, where=np.ones(400))
+
+
+def test_cli_mine_where_label_uses_only_labelled_rows(tmp_path, capsys, digits_vae, digits_store):
+    import json
+
+    from conftest import assert_one_error_line, run_cli
+
+    from latentatlas.data import LatentStore
+
+    lat = tmp_path / "m.json"
+    code, stdout, _ = run_cli(capsys, "sample", "mine", "-m", "digits-vae", "--store", digits_store, "--where", "3",
+                              "--rows", 3, "--cols", 3, "--spacing", 1, "-o", tmp_path / "m.png", "--save-latents", lat)
+    assert code == 0 and "labelled '3'" in stdout
+    store = LatentStore.load(digits_store)
+    allowed = (store.split != "train") & (store.labels[:, store.label_names.index("3")] == 1)
+    seed_row = int(np.flatnonzero(store.split == "valid")[0])
+    grid = grids.mine_grid(store.latents[seed_row], store.latents, 3, 3, where=allowed)
+    assert allowed[grid.anchor_ids].all()
+    np.testing.assert_allclose(np.array(json.loads(lat.read_text()), np.float32), grid.latents.reshape(9, -1),
+                               rtol=1e-6)
+    code, _, err = run_cli(capsys, "sample", "mine", "-m", "digits-vae", "--store", digits_store, "--where", "smiling",
+                           "-o", tmp_path / "x.png")
+    assert_one_error_line(code, err, "--where 'smiling' is not a label of the store")
+
+
 def test_mine_errors():
     _, latents = encoded_digits_like(20)
     with pytest.raises(ValueError, match=r"rows - 1 must be a multiple of spacing = 3, got rows = 5 \(try 4 or 7\)"):

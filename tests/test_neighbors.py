@@ -171,7 +171,6 @@ def test_grows_past_initial_capacity():
     (lambda ix: ix.add(np.full((1, 4), np.inf, np.float32)), ValueError, "NaN or Inf"),
     (lambda ix: ix.add(np.zeros(4, np.float32)), ValueError, r"must be \(N, D\)"),
     (lambda ix: ix.add(data(2, 4), ids=[3, 3]), ValueError, "duplicates"),
-    (lambda ix: ix.add(data(2, 4), ids=[0, 50]), ValueError, r"already in the index: \[0\]"),
     (lambda ix: ix.add(data(2, 4), ids=[-1, 50]), ValueError, "non-negative"),
     (lambda ix: ix.add(data(2, 4), ids=[1.0, 50.0]), TypeError, "ids must be integers"),
     (lambda ix: ix.add(data(2, 4), ids=[60]), ValueError, r"shape \(2,\)"),
@@ -220,7 +219,7 @@ class BlockingAdds:
 
 
 def test_query_or_second_add_during_add_raises():
-    index = NeighborIndex(4, "l2")
+    index = NeighborIndex(4, "l2", exact_below=0)
     index.add(data(20, 4))
     blocker = BlockingAdds(index._index)
     index._index = blocker
@@ -228,7 +227,7 @@ def test_query_or_second_add_during_add_raises():
     worker.start()
     try:
         assert blocker.started.wait(10)
-        with pytest.raises(RuntimeError, match=r"query\(\) called while add\(\) is running"):
+        with pytest.raises(RuntimeError, match=r"query\(\) called while add\(\) or remove\(\) is running"):
             index.query(data(1, 4), 1)
         with pytest.raises(RuntimeError, match=r"add\(\) called while another add\(\)"):
             index.add(data(1, 4))
@@ -240,7 +239,7 @@ def test_query_or_second_add_during_add_raises():
 
 
 def test_add_during_query_raises():
-    index = NeighborIndex(4, "l2")
+    index = NeighborIndex(4, "l2", exact_below=0)
     index.add(data(20, 4))
     inside = threading.Event()
     release = threading.Event()
@@ -263,6 +262,8 @@ def test_add_during_query_raises():
         assert inside.wait(10)
         with pytest.raises(RuntimeError, match=r"add\(\) called while 1 query/save"):
             index.add(data(1, 4))
+        with pytest.raises(RuntimeError, match=r"remove\(\) called while 1 query/save"):
+            index.remove([0])
         assert index.query(data(1, 4), 1, exact=True)[0].shape == (1, 1)  # readers run together
     finally:
         release.set()
@@ -299,7 +300,7 @@ def test_concurrent_queries_with_different_ef_match_sequential_ones():
 
 @pytest.fixture
 def saved(tmp_path):
-    index = NeighborIndex(6, "l2", M=8, ef_construction=50, ef=40)
+    index = NeighborIndex(6, "l2", M=8, ef_construction=50, ef=40, exact_below=0)
     index.add(data(200, 6), ids=np.arange(1000, 1200))
     path = tmp_path / "latents.laidx"
     index.save(path)
@@ -333,7 +334,7 @@ def with_header(raw: bytes, change) -> bytes:
     header, end = header_of(raw)
     change(header)
     blob = json.dumps(header).encode()
-    return struct.pack("<8sII", b"LATLSIDX", 1, len(blob)) + blob + raw[end:]
+    return struct.pack("<8sII", b"LATLSIDX", 3, len(blob)) + blob + raw[end:]
 
 
 @pytest.mark.parametrize("mutate, match", [
@@ -344,11 +345,11 @@ def with_header(raw: bytes, change) -> bytes:
     (lambda r: b"\x89PNG\r\n\x1a\n" + bytes(r[8:]), "not a latentatlas NeighborIndex file"),
     (lambda r: r + b"extra", "5 unexpected trailing bytes"),
     (lambda r: r[:-1] + bytes([r[-1] ^ 0xFF]), "checksum mismatch"),
-    (lambda r: r[:8] + struct.pack("<I", 3) + r[12:], "version 3 is not supported"),
+    (lambda r: r[:8] + struct.pack("<I", 4) + r[12:], "version 4 is not supported"),
     (lambda r: r[:16] + b"{" * (header_of(r)[1] - 16) + r[header_of(r)[1]:], "corrupt header"),
     (lambda r: with_header(r, lambda h: h.pop("dim")), "corrupt header"),
     (lambda r: with_header(r, lambda h: h.update(space="hamming")), "corrupt header"),
-    (lambda r: with_header(r, lambda h: h.update(count=201)), "checksum mismatch"),  # the header is covered
+    (lambda r: with_header(r, lambda h: h.update(count=199)), "checksum mismatch"),  # the header is covered
     (lambda r: with_header(r, lambda h: h.update(ef=99)), "checksum mismatch"),
     (lambda r: r[:12] + struct.pack("<I", 1 << 30) + r[16:], "corrupt header"),
 ])
@@ -359,7 +360,7 @@ def test_corrupt_truncated_and_foreign_files(saved, mutate, match):
         NeighborIndex.load(path)
 
 
-def forged(raw: bytes, change, version: int = 1) -> bytes:
+def forged(raw: bytes, change, version: int = 3) -> bytes:
     """A file whose header is changed and whose checksum is recomputed to match (the format
     written out independently: SHA-256 over the sorted-key JSON of the other fields, then
     the payload)."""
@@ -376,10 +377,14 @@ def test_forged_checksum_still_refused_when_the_header_contradicts_the_data(save
     raw = path.read_bytes()
     path.write_bytes(forged(raw, lambda h: None))
     assert len(NeighborIndex.load(path)) == 200  # the independent checksum agrees
-    for change in (lambda h: h.update(dim=600), lambda h: h.update(dim=3), lambda h: h.update(count=150),
-                   lambda h: h.update(M=12)):
+    for change, match in ((lambda h: h.update(dim=600), "payload of"), (lambda h: h.update(dim=3), "payload of"),
+                          (lambda h: h.update(count=150), "header says 150 vectors, the file holds 200"),
+                          (lambda h: h.update(graph_count=150), "does not match the index data"),
+                          (lambda h: h.update(M=12), "does not match the index data"),
+                          (lambda h: h.update(recall=1.5), "invalid rows, graph"),
+                          (lambda h: h.update(calibration={"x": 1}), "invalid calibration")):
         path.write_bytes(forged(raw, change))
-        with pytest.raises(ValueError, match="does not match the index data"):
+        with pytest.raises(ValueError, match=match):
             NeighborIndex.load(path)
 
 
@@ -465,12 +470,12 @@ def test_reduced_index_recall_and_exact_distances(space):
 
 def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
     x, q = low_rank(500, 16, 3, seed=3), low_rank(20, 16, 3, seed=4)
-    index = NeighborIndex(16, "l2", M=8, ef=50, reduce_dim=4)
+    index = NeighborIndex(16, "l2", M=8, ef=50, reduce_dim=4, exact_below=0)
     index.add(x, ids=np.arange(100, 600))
     path = tmp_path / "reduced.laidx"
     index.save(path)
     raw = path.read_bytes()
-    assert struct.unpack("<8sII", raw[:16])[1] == 2 and header_of(raw)[0]["reduce_dim"] == 4
+    assert struct.unpack("<8sII", raw[:16])[1] == 3 and header_of(raw)[0]["reduce_dim"] == 4
     loaded = NeighborIndex.load(path)
     assert loaded.reduce_dim == 4 and len(loaded) == 500 and "reduce_dim=4" in repr(loaded)
     np.testing.assert_array_equal(loaded._variant.basis, index._variant.basis)  # the projection travels in the file
@@ -486,13 +491,13 @@ def test_reduced_index_save_load_round_trip_and_corruption(tmp_path):
         NeighborIndex.load(path)
     for change, match in ((lambda h: h.update(reduce_dim=5), "payload of"),
                           (lambda h: h.update(M=12), "does not match the index data"),
-                          (lambda h: h.update(reduce_dim=17), r"reduce_dim 17 > dim 16"),
+                          (lambda h: h.update(reduce_dim=17), "invalid rows, graph, reduce_dim"),
                           (lambda h: h.update(hnsw_bytes=10), "payload of"),
-                          (lambda h: h.pop("hnsw_bytes"), "reduce_dim / hnsw_bytes")):
-        path.write_bytes(forged(raw, change, version=2))
+                          (lambda h: h.pop("hnsw_bytes"), "invalid rows, graph, reduce_dim")):
+        path.write_bytes(forged(raw, change))
         with pytest.raises(ValueError, match=match):
             NeighborIndex.load(path)
-    path.write_bytes(forged(raw, lambda h: None, version=2))
+    path.write_bytes(forged(raw, lambda h: None))
     assert len(NeighborIndex.load(path)) == 500
 
 
@@ -500,7 +505,7 @@ def test_reduced_index_many_small_adds(tmp_path):
     """Adds in many uneven batches (spare buffer rows in between) answer, save and load like
     one add: exact distances against float64, saved rows exactly the rows added."""
     x, q = low_rank(700, 24, 4, seed=5), low_rank(15, 24, 4, seed=6)
-    index = NeighborIndex(24, "cosine", reduce_dim=6, ef=200)
+    index = NeighborIndex(24, "cosine", reduce_dim=6, ef=200, exact_below=0)
     edges = [0, 10, 11, 40, 41, 120, 300, 301, 700]
     for a, b in zip(edges[:-1], edges[1:]):
         index.add(x[a:b])
@@ -511,9 +516,9 @@ def test_reduced_index_many_small_adds(tmp_path):
     np.testing.assert_array_equal(index.query(q, 5, exact=True)[0], np.argsort(ref, axis=1, kind="stable")[:, :5])
     index.save(tmp_path / "small.laidx")
     loaded = NeighborIndex.load(tmp_path / "small.laidx")
-    np.testing.assert_array_equal(loaded._variant.row_ids, np.arange(700))
+    np.testing.assert_array_equal(loaded._rows.ids, np.arange(700))
     unit = x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
-    np.testing.assert_allclose(loaded._variant.vectors, unit, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(loaded._rows.vectors, unit, rtol=1e-6, atol=1e-7)
     for a, b in zip(index.query(q, 5), loaded.query(q, 5)):
         np.testing.assert_array_equal(a, b)
 
@@ -525,9 +530,230 @@ def test_reduced_index_errors(tmp_path):
         NeighborIndex(4, reduce_dim=0)
     with pytest.raises(TypeError, match="reduce_dim must be an int"):
         NeighborIndex(4, reduce_dim=2.0)
-    index = NeighborIndex(4, reduce_dim=3)
-    with pytest.raises(ValueError, match="needs at least that many vectors, got 2"):
+    index = NeighborIndex(4, reduce_dim=3, exact_below=0)
+    with pytest.raises(ValueError, match="needs at least that many, got 2"):
         index.add(data(2, 4))
     index.save(tmp_path / "empty.laidx")  # before the projection is learned
     empty = NeighborIndex.load(tmp_path / "empty.laidx")
     assert len(empty) == 0 and empty.add(data(5, 4)).tolist() == [0, 1, 2, 3, 4]
+
+
+# ----------------------------------------------------------------------------- recall by default, exact, filters
+
+
+@pytest.fixture(scope="module")
+def gaussian_20k():
+    """A default index over 20k × 64 i.i.d. Gaussian latents (what a VAE's latents look like
+    by design), shared by the tests below, with fresh queries and their float64 truth."""
+    x, q = data(20_000, 64, seed=21), data(300, 64, seed=22)
+    index = NeighborIndex(64)
+    index.add(x)
+    return x, q, index
+
+
+def float64_truth(x: np.ndarray, q: np.ndarray, k: int, space: str = "cosine", ids: np.ndarray | None = None):
+    order = np.argsort(numpy_distances(x, q, space), axis=1, kind="stable")[:, :k]
+    return order if ids is None else ids[order]
+
+
+def test_default_index_reaches_its_recall_target_on_iid_gaussian_20k_by_64(gaussian_20k):
+    x, q, index = gaussian_20k
+    assert index.has_graph and index.ef is None and index.recall == 0.95
+    found, _ = index.query(q, 10)
+    measured = recall_at_k(found, float64_truth(x, q, 10))
+    assert measured >= 0.95
+    estimate = index.estimated_recall(10)
+    assert estimate >= 0.95 and index.calibration()[10]["queries"] == 300
+    assert index.calibration()[10]["seconds"] > 0
+    assert "k=10: ef=" in repr(index) or "k=10: exact" in repr(index)  # exact if it measured faster
+    # a filtered query through hnswlib's filter (half the ids allowed) meets the target too
+    allowed = np.random.default_rng(5).random(20_000) < 0.5
+    ids, dist = index.query(q, 10, where=allowed)
+    assert allowed[ids].all()
+    subset = np.flatnonzero(allowed)
+    assert recall_at_k(ids, float64_truth(x[subset], q, 10, ids=subset)) >= 0.95
+    np.testing.assert_array_equal(index.query(q[:5], 10, where=subset)[0], ids[:5])  # ids == mask
+    graph_ids, _ = index.query(q, 10, where=allowed, ef=250)  # a fixed ef: hnswlib's filter for sure
+    assert allowed[graph_ids].all() and recall_at_k(graph_ids, float64_truth(x[subset], q, 10, ids=subset)) >= 0.95
+
+
+def test_small_filter_is_exact_on_the_allowed_rows(gaussian_20k):
+    x, q, index = gaussian_20k
+    subset = np.arange(3, 20_000, 17)  # 1,177 rows: below exact_below, searched exactly
+    ids, dist = index.query(q, 7, where=subset)
+    np.testing.assert_array_equal(ids, float64_truth(x[subset], q, 7, ids=subset))
+    ref = numpy_distances(x[ids[0]], q[:1], "cosine")[0]
+    np.testing.assert_allclose(dist[0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_exact_path_below_the_crossover_and_the_switch_to_a_graph():
+    from latentatlas.neighbors.index import EXACT_BELOW
+    assert EXACT_BELOW > 1797  # the digits store never builds a graph
+    x, q = data(900, 12, seed=23), data(25, 12, seed=24)
+    for space in SPACES:
+        index = NeighborIndex(12, space, exact_below=1000)
+        index.add(x)
+        assert not index.has_graph and "search=exact (recall 1.0)" in repr(index)
+        assert index.estimated_recall(10) == 1.0 and index.calibrate() == {10: 1.0}
+        np.testing.assert_array_equal(index.query(q, 10)[0], float64_truth(x, q, 10, space))
+    most = np.flatnonzero(np.random.default_rng(6).random(900) < 0.7)  # a large filter, still exact
+    np.testing.assert_array_equal(index.query(q, 10, where=most)[0], float64_truth(x[most], q, 10, "ip", ids=most))
+    index.add(data(200, 12, seed=25))
+    assert index.has_graph and "search=graph" in repr(index)
+    assert len(index.query(q, 10)[0]) == 25
+
+
+def test_user_ef_overrides_calibration_and_explicit_queries():
+    x, q = data(4000, 16, seed=26), data(50, 16, seed=27)
+    index = NeighborIndex(16, ef=12, exact_below=0)
+    index.add(x)
+    assert index.estimated_recall(10) < 1.0 and index.calibration()[10]["ef"] == 12
+    index.ef = None
+    recalls = index.calibrate(q, ks=(5, 10))
+    assert set(recalls) == {5, 10} and recalls[10] >= 0.95
+    found, _ = index.query(q, 10)
+    assert recall_at_k(found, float64_truth(x, q, 10)) >= 0.95  # measured on these very queries
+
+
+def test_calibrated_ef_near_the_set_size_means_exact_search():
+    x, q = data(3000, 64, seed=28), data(20, 64, seed=29)
+    index = NeighborIndex(64, recall=1.0, M=4, ef_construction=8, exact_below=0)
+    index.add(x)
+    assert index.estimated_recall(10) == 1.0 and index.calibration()[10]["ef"] is None
+    assert "k=10: exact" in repr(index)
+    np.testing.assert_array_equal(index.query(q, 10)[0], float64_truth(x, q, 10))
+
+
+# ----------------------------------------------------------------------------- removal and replacement
+
+
+@pytest.mark.parametrize("exact_below", [0, 10_000])
+def test_removed_ids_never_return_also_after_save_load(tmp_path, exact_below):
+    x, q = data(3000, 8, seed=30), data(40, 8, seed=31)
+    index = NeighborIndex(8, "l2", exact_below=exact_below)
+    index.add(x)
+    near = np.unique(index.query(q, 5, exact=True)[0])  # the ones queries would find first
+    index.remove(near)
+    assert len(index) == 3000 - len(near)
+    keep = np.setdiff1d(np.arange(3000), near)
+    path = tmp_path / "removed.laidx"
+    index.save(path)
+    loaded = NeighborIndex.load(path)
+    assert len(loaded) == len(keep) and 5 not in loaded or 5 in keep
+    for ix in (index, loaded):
+        for kwargs in ({}, {"exact": True}, {"where": np.arange(0, 3000, 2)[np.isin(np.arange(0, 3000, 2), keep)]}):
+            ids, _ = ix.query(q, 5, **kwargs)
+            assert not np.isin(ids, near).any()
+        ids, _ = ix.query(q, 5, exact=True)
+        np.testing.assert_array_equal(ids, float64_truth(x[keep], q, 5, "l2", ids=keep))
+    with pytest.raises(ValueError, match=r"ids not in the index: \[%d\]" % near[0]):
+        loaded.remove([near[0]])
+    with pytest.raises(ValueError, match="where names ids not in the index"):
+        loaded.query(q, 1, where=[int(near[0])])
+
+
+def test_add_with_an_existing_id_replaces_it(tmp_path):
+    x = data(2500, 6, seed=32)
+    index = NeighborIndex(6, "l2", exact_below=0)
+    index.add(x)
+    new = np.full((2, 6), 40.0, np.float32)
+    new[1] = -40.0
+    assert index.add(new, ids=[7, 2000]).tolist() == [7, 2000]
+    assert len(index) == 2500
+    ids, dist = index.query(new, 1, ef=100)  # far outliers: a broad search
+    assert ids.tolist() == [[7], [2000]] and dist.max() == 0.0
+    assert not np.isin(index.query(x[7], 3, exact=True)[0], [7]).any()  # the old vector is gone
+    index.save(tmp_path / "r.laidx")
+    assert NeighborIndex.load(tmp_path / "r.laidx").query(new, 1, ef=100)[0].tolist() == [[7], [2000]]
+
+
+# ----------------------------------------------------------------------------- files: calibration and old versions
+
+
+def test_calibration_survives_save_load(tmp_path):
+    x, q = data(3000, 16, seed=33), data(30, 16, seed=34)
+    index = NeighborIndex(16, recall=0.9, exact_below=0)
+    index.add(x)
+    index.estimated_recall(10)
+    index.save(tmp_path / "c.laidx")
+    loaded = NeighborIndex.load(tmp_path / "c.laidx")
+    assert loaded.calibration() == index.calibration() and loaded.recall == 0.9
+    assert repr(loaded) == repr(index)
+    for a, b in zip(index.query(q, 10), loaded.query(q, 10)):
+        np.testing.assert_array_equal(a, b)
+
+
+def old_file(fields: dict, payload: bytes, version: int) -> bytes:
+    """An index file of an older version, written independently of the library."""
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode() + payload).hexdigest()
+    blob = json.dumps({**fields, "sha256": digest}).encode()
+    return struct.pack("<8sII", b"LATLSIDX", version, len(blob)) + blob + payload
+
+
+def test_version_1_and_2_files_still_load(tmp_path):
+    import hnswlib
+    x, q = data(600, 10, seed=35), data(12, 10, seed=36)
+    ids = np.arange(1000, 1600)
+    graph = hnswlib.Index(space="l2", dim=10)
+    graph.init_index(max_elements=600, M=8, ef_construction=50)
+    graph.add_items(x, ids.astype(np.uint64))
+    graph.save_index(str(tmp_path / "g.bin"))
+    raw = (tmp_path / "g.bin").read_bytes()
+    common = {"dim": 10, "space": "l2", "count": 600, "M": 8, "ef_construction": 50, "ef": 30, "seed": 100,
+              "next_id": 1600}
+    (tmp_path / "v1.laidx").write_bytes(old_file({**common, "payload_bytes": len(raw)}, raw, 1))
+    v1 = NeighborIndex.load(tmp_path / "v1.laidx")
+    assert len(v1) == 600 and v1.add(data(1, 10)).tolist() == [1600]
+    np.testing.assert_array_equal(v1.query(q, 4, exact=True)[0], float64_truth(x, q, 4, "l2", ids=ids))
+
+    basis = np.linalg.qr(np.random.default_rng(0).standard_normal((10, 3)))[0].T.astype(np.float32)
+    mean = x.mean(axis=0).astype(np.float32)
+    reduced = hnswlib.Index(space="l2", dim=3)
+    reduced.init_index(max_elements=600, M=8, ef_construction=50)
+    reduced.add_items((x - mean) @ basis.T, np.arange(600, dtype=np.uint64))
+    reduced.save_index(str(tmp_path / "r.bin"))
+    graph_bytes = (tmp_path / "r.bin").read_bytes()
+    tail = basis.tobytes() + mean.tobytes() + ids.astype("<i8").tobytes() + x.astype("<f4").tobytes()
+    fields = {**common, "reduce_dim": 3, "hnsw_bytes": len(graph_bytes), "payload_bytes": len(graph_bytes) + len(tail)}
+    (tmp_path / "v2.laidx").write_bytes(old_file(fields, graph_bytes + tail, 2))
+    v2 = NeighborIndex.load(tmp_path / "v2.laidx")
+    assert len(v2) == 600 and v2.reduce_dim == 3 and v2.has_graph
+    np.testing.assert_array_equal(v2.query(q, 4, ef=600)[0], float64_truth(x, q, 4, "l2", ids=ids))
+    v2.save(tmp_path / "v3.laidx")  # and is written back as version 3
+    assert struct.unpack("<8sII", (tmp_path / "v3.laidx").read_bytes()[:16])[1] == 3
+
+
+# ----------------------------------------------------------------------------- error paths of the new calls
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda ix: ix.query(data(1, 4), 1, where=np.zeros(30, bool)), ValueError, "where allows no vectors"),
+    (lambda ix: ix.query(data(1, 4), 1, where=[]), ValueError, "where allows no vectors"),
+    (lambda ix: ix.query(data(1, 4), 1, where=[3, 99]), ValueError, r"where names ids not in the index: \[99\]"),
+    (lambda ix: ix.query(data(1, 4), 3, where=[1, 2]), ValueError, "k = 3 is larger than the 2 vectors that where"),
+    (lambda ix: ix.query(data(1, 4), 1, where=np.ones((2, 2), bool)), ValueError, "where must be a 1-D"),
+    (lambda ix: ix.query(data(1, 4), 1, where=np.ones(3)), TypeError, "boolean mask or integer ids"),
+    (lambda ix: ix.remove([1, 77]), ValueError, r"ids not in the index: \[77\]"),
+    (lambda ix: ix.remove([-1]), ValueError, "non-negative"),
+    (lambda ix: ix.calibrate(ks=()), ValueError, "ks is empty"),
+    (lambda ix: ix.calibrate(ks=(31,)), ValueError, r"k = 31 is larger .* \(30\)"),
+    (lambda ix: ix.calibrate(np.zeros((0, 4), np.float32)), ValueError, "queries is empty"),
+    (lambda ix: ix.estimated_recall(0), ValueError, "k must be >= 1"),
+    (lambda ix: ix.estimated_recall(31), ValueError, r"k = 31 is larger"),
+])
+def test_filter_remove_and_calibration_errors(call, err, match):
+    index = NeighborIndex(4, exact_below=0)
+    index.add(data(30, 4))
+    with pytest.raises(err, match=match):
+        call(index)
+    assert len(index) == 30  # nothing removed by a refused call
+
+
+def test_recall_and_exact_below_errors():
+    for bad in (0.0, 1.5, "high", True):
+        with pytest.raises(ValueError, match="recall must be a number in"):
+            NeighborIndex(4, recall=bad)
+    with pytest.raises(ValueError, match="exact_below must be >= 0"):
+        NeighborIndex(4, exact_below=-1)
+    with pytest.raises(ValueError, match="index is empty"):
+        NeighborIndex(4).estimated_recall(1)

@@ -312,8 +312,23 @@ def mine_layout(points: Array, rows: int, cols: int, *, space: str = "cosine") -
     return layout.reshape(rows, cols)
 
 
+def _allowed_rows(where: Any, n: int) -> np.ndarray:
+    """The row numbers a ``where`` (an ``(n,)`` boolean mask or row numbers) allows, checked."""
+    w = np.asarray(where)
+    if w.dtype == np.bool_:
+        if w.shape != (n,):
+            raise ValueError(f"where must be a ({n},) mask over the rows of latents, got shape {w.shape}")
+        return np.flatnonzero(w)
+    if w.ndim != 1 or not (np.issubdtype(w.dtype, np.integer) or w.size == 0):
+        raise ValueError(f"where must be a boolean mask or 1-D row numbers, got {w.dtype} of shape {w.shape}")
+    rows = np.unique(w.astype(np.int64))
+    if rows.size and (rows[0] < 0 or rows[-1] >= n):
+        raise ValueError(f"where holds row numbers outside 0..{n - 1}")
+    return rows
+
+
 def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int = 1, method: str = "slerp",
-              space: str = "cosine", index: Any = None, ef: int | None = None) -> MineGrid:
+              space: str = "cosine", index: Any = None, ef: int | None = None, where: Any = None) -> MineGrid:
     """A MINE grid (Figure 5 of the paper): the nearest neighbours of a seed latent in a set
     of encoded out-of-sample data, laid out on a grid so that latent neighbours are grid
     neighbours (:func:`mine_layout`), then spread with interpolation between anchor cells
@@ -333,14 +348,17 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
         space: neighbour space, ``"cosine"`` (default), ``"l2"`` or ``"ip"``.
         index: optional :class:`~latentatlas.neighbors.NeighborIndex` built over ``latents``
             with the default ids (row numbers); without one the search is exact.
-        ef: HNSW search breadth when ``index`` is given.
+        ef: HNSW search breadth when ``index`` is given (default: the index's calibrated one).
+        where: only these rows of ``latents`` may be neighbours (e.g. the "smiling" or
+            "digit 3" encodings): an ``(N,)`` boolean mask or an array of row numbers.
 
     Returns:
         A :class:`MineGrid`.
 
     Raises:
         ValueError: sizes not compatible with ``spacing``, too few latents, NaN/Inf, a seed
-            or index of the wrong dimension, an index of another size or space.
+            or index of the wrong dimension, an index of another size or space, a ``where``
+            that is not a mask or rows of ``latents`` or allows fewer rows than the grid needs.
     """
     from .neighbors import NeighborIndex, exact_search
 
@@ -364,15 +382,20 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
     q = finite_floats(seed, "seed")
     if q.shape != (d,):
         raise ValueError(f"seed must be a ({d},) latent like the rows of latents, got shape {q.shape}")
+    allowed = None if where is None else _allowed_rows(where, n)
+    if allowed is not None and allowed.size < ar * ac:
+        raise ValueError(f"a {rows}x{cols} MINE grid with spacing {spacing} needs {ar * ac} neighbours, "
+                         f"but where allows only {allowed.size} rows")
     if index is None:
-        ids, dist = exact_search(data, q, ar * ac, space)
+        ids, dist = (exact_search(data, q, ar * ac, space) if allowed is None
+                     else exact_search(data[allowed], q, ar * ac, space, ids=allowed))
     else:
         if not isinstance(index, NeighborIndex):
             raise TypeError(f"index must be a NeighborIndex, got {type(index).__name__}")
         if len(index) != n or index.dim != d or index.space != space:
             raise ValueError(f"index must be built over latents ({n} vectors of dim {d}, space {space!r}), "
                              f"got {len(index)} of dim {index.dim}, space {index.space!r}")
-        ids, dist = index.query(q, ar * ac, ef=ef)
+        ids, dist = index.query(q, ar * ac, ef=ef, where=allowed)
         if ids.max() >= n:
             raise ValueError("index ids must be the row numbers of latents (build it with the default ids)")
     ids, dist = ids[0], dist[0]

@@ -1,9 +1,12 @@
 """Benchmark of :class:`~latentatlas.neighbors.NeighborIndex` against exact search (numpy
 BLAS, and the library's own ``exact_search`` on the score kernel) and faiss's HNSW, in one
-run, on random and encoded-like latents; JSON out.
+run, on latents encoded by the shipped models and on random latents; JSON out.
 
-For each case (n vectors of dim d, "random" or "encoded"):
+For each case (n vectors of dim d of a kind, see :data:`KINDS`):
 
+- NeighborIndex as a new user gets it (``NeighborIndex(d, "cosine")``, recall target 0.95):
+  recall@k measured against exact search, queries/s, build and calibration seconds
+  (:func:`default_settings`);
 - ground truth and exact baselines: exact cosine top-k by numpy (float32 BLAS on unit
   vectors + argpartition) and by faiss ``IndexFlatIP`` (its BLAS path), each timed
   before and after the HNSW sweeps, the faster kept; the targets compare against the
@@ -21,10 +24,14 @@ For each case (n vectors of dim d, "random" or "encoded"):
   (``best``, ``ratios.best_vs_*``) and at equal parameters
   (``ratios.equal_params_vs_faiss``: full-dimension graphs with the same M/efConstruction).
 
-"encoded" latents are a stand-in for encoder outputs (no 100k-image encoder run here):
-a mixture of 10 clusters in a random ``rank``-dimensional subspace plus isotropic noise,
-i.e. low intrinsic dimension like real encodings; "random" is i.i.d. N(0, 1), the hard case
-for any graph index. Queries are fresh draws from the same distribution (out of sample).
+Kinds: "shapes" (n procedural shape images encoded by the shipped ``shapes-vae``; queries
+are encodings of other images), "digits" (the 1,797 scikit-learn digits encoded by
+``digits-vae``: the training split is stored, the others are the queries; n is ignored),
+"prior" (samples of ``shapes-vae``'s Gaussian prior, what i.i.d. latents of a VAE look
+like), "random" (i.i.d. N(0, 1) of any dim, the hard case for any graph index) and
+"encoded" (a low-rank-plus-noise stand-in, kept for comparison). For the model kinds the
+dim is the model's. Queries are out of sample. :func:`crossover` measures the size from
+which the graph beats exact search.
 
 Run: ``python -m latentatlas.bench.index --configs 16:100 32:200 --out index.json`` (or
 ``latentatlas bench --only index``, or ``bench/bench_index.py`` in a checkout; see
@@ -46,12 +53,47 @@ from .._arrays import check_int
 from ..neighbors import NeighborIndex, exact_search, recall_at_k
 from ._common import build_info, default_output, machine, module_versions, prefer_passive_omp, time_repeated, write_json
 
-__all__ = ["encoded_like", "random_latents", "qps_at_recall", "choose_reduce_dim", "parse_config", "run_case", "run",
+__all__ = ["KINDS", "case_latents", "crossover", "default_settings", "encoded_like", "random_latents", "qps_at_recall", "choose_reduce_dim", "parse_config", "run_case", "run",
            "machine_info", "summary_table", "main", "DEFAULT_EFS", "DEFAULT_JSON"]
 
 DEFAULT_JSON = default_output("index.json")
 
 DEFAULT_EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536)
+
+
+KINDS = ("random", "encoded", "shapes", "digits", "prior")
+MODEL_KINDS = ("shapes", "digits", "prior")
+# The default cases of main(): kind:NxD (the model kinds take their dim from the model).
+DEFAULT_CASES = ("shapes:100000", "digits", "prior:100000", "random:20000x64", "random:100000x512")
+
+
+def case_latents(kind: str, n: int, d: int, n_queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(stored, queries)`` float32 latents of a kind (see the module docstring)."""
+    if kind == "random":
+        return random_latents(n, d, np.random.default_rng(seed)), random_latents(n_queries, d, np.random.default_rng(seed + 1))
+    if kind == "encoded":
+        return (encoded_like(n, d, np.random.default_rng(seed)),
+                encoded_like(n_queries, d, np.random.default_rng(seed + 1)))
+    from .. import models, sampling
+
+    if kind == "digits":
+        from ..data.digits import load_digits
+
+        data = load_digits()
+        z = sampling.encode_batched(models.load("digits-vae"), data.images)
+        train = np.asarray(data.split) == "train"
+        return z[train], z[~train][:n_queries]
+    model = models.load("shapes-vae")
+    if kind == "prior":
+        return sampling.sample_latents(model, n, seed=seed), sampling.sample_latents(model, n_queries, seed=seed + 1)
+    from ..data.shapes import make_shapes
+
+    parts, chunk = [], 10_000
+    for i, start in enumerate(range(0, n + n_queries, chunk)):  # in chunks: 100k images are 1.2 GB
+        images = make_shapes(min(chunk, n + n_queries - start), seed=seed + i).images
+        parts.append(sampling.encode_batched(model, images))
+    z = np.concatenate(parts)
+    return z[:n], z[n:]
 
 
 def random_latents(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
@@ -108,6 +150,16 @@ def _numpy_topk(xn: np.ndarray, q: np.ndarray, k: int, block: int = 256) -> np.n
         order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
         out[s:s + block] = np.take_along_axis(top, order, axis=1)
     return out
+
+
+def parse_case(text: str) -> tuple[str, int, int]:
+    """``"kind:NxD"`` (``"random:20000x64"``), ``"kind:N"`` or ``"kind"`` as
+    ``(kind, n, dim)`` (defaults: n 100,000, dim 64; a model kind takes its model's dim)."""
+    kind, _, size = text.partition(":")
+    n_text, _, d_text = size.partition("x")
+    if kind not in KINDS or not (n_text or "1").isdigit() or not (d_text or "1").isdigit():
+        raise ValueError(f"a case is KIND[:N[xD]] with KIND one of {', '.join(KINDS)}, got {text!r}")
+    return kind, int(n_text or 100_000), int(d_text or 64)
 
 
 def parse_config(text: str) -> tuple[int, int]:
@@ -170,13 +222,12 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
              efs: Sequence[int] = DEFAULT_EFS, target: float = 0.95, threads: int = -1, seed: int = 0,
              exact_score_queries: int = 200, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """One benchmark case; see the module docstring. Returns a JSON-ready dict."""
-    if kind not in ("random", "encoded"):
-        raise ValueError(f"kind must be 'random' or 'encoded', got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not configs:
         raise ValueError("configs is empty: give at least one (M, efConstruction)")
-    make = random_latents if kind == "random" else encoded_like
-    x = make(n, d, np.random.default_rng(seed))
-    q = make(n_queries, d, np.random.default_rng(seed + 1))
+    x, q = case_latents(kind, n, d, n_queries, seed)
+    n, d, n_queries = x.shape[0], x.shape[1], q.shape[0]
     tag = f"[{kind} {n}x{d}]"
     case: dict[str, Any] = {"n": n, "dim": d, "kind": kind, "queries": n_queries, "k": k, "space": "cosine",
                             "configs": [list(c) for c in configs], "target_recall": target}
@@ -194,11 +245,13 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     case["exact_score"] = {"qps": sub.shape[0] / seconds, "recall": recall_at_k(found, truth[:sub.shape[0]])}
     log(f"{tag} exact_search (score kernel): {sub.shape[0] / seconds:,.0f} q/s")
 
+    case["default"] = default_settings(x, q, truth, k, threads)
+    log(f"{tag} NeighborIndex with default settings: {case['default']}")
     searchers: dict[str, Callable[[int], np.ndarray]] = {}
     variants: dict[str, dict[str, Any]] = {}
     for m, efc in configs:
         name = f"neighborindex M{m} efC{efc}"
-        index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads)
+        index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, exact_below=0)
         build = _build(lambda index=index: index.add(x))
         searchers[name] = lambda ef, index=index: index.query(q, k, ef=ef)[0]
         variants[name] = {"library": "neighborindex", "M": m, "ef_construction": efc, "reduce_dim": None,
@@ -215,7 +268,8 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     if r is not None:
         for m, efc in configs:
             name = f"neighborindex_reduced r{r} M{m} efC{efc}"
-            index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, reduce_dim=r)
+            index = NeighborIndex(d, "cosine", M=m, ef_construction=efc, num_threads=threads, reduce_dim=r,
+                                  exact_below=0)
             build = _build(lambda index=index: index.add(x))
             searchers[name] = lambda ef, index=index: index.query(q, k, ef=ef)[0]
             variants[name] = {"library": "neighborindex", "M": m, "ef_construction": efc, "reduce_dim": r,
@@ -242,6 +296,47 @@ def run_case(n: int, d: int, kind: str, *, n_queries: int = 1000, k: int = 10,
     case["variants"] = variants
     case.update(_compare(case, configs))
     return case
+
+
+def default_settings(x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int, threads: int) -> dict[str, Any]:
+    """NeighborIndex as a new user gets it (``NeighborIndex(d, "cosine")``): build and
+    calibration seconds (calibration as a fraction of the build), its estimated and its
+    measured recall@k on ``q`` against ``truth``, queries/s, and whether it searches exactly."""
+    index = NeighborIndex(x.shape[1], "cosine", num_threads=threads)
+    build = _build(lambda: index.add(x))
+    calibrate = _build(lambda: index.estimated_recall(k))
+    seconds, (found, _) = time_repeated(lambda: index.query(q, k))
+    entry = index.calibration().get(k, {})
+    return {"build_s": build, "calibration_s": calibrate, "calibration_fraction": calibrate / max(build, 1e-9),
+            "estimated_recall": index.estimated_recall(k), "recall": recall_at_k(found, truth),
+            "qps": len(q) / seconds, "ef": entry.get("ef"), "exact": not index.has_graph or entry.get("ef") is None}
+
+
+def crossover(d: int, sizes: Sequence[int], *, k: int = 10, n_queries: int = 200, threads: int = -1,
+              seed: int = 0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Where the graph starts to beat exact search: for each size, i.i.d. Gaussian
+    ``(n, d)`` latents, queries/s of the native exact search and of the graph
+    (``exact_below=0``) at the smallest ef of :data:`DEFAULT_EFS` reaching recall 0.95 on
+    the queries; ``"crossover"`` is the smallest size from which
+    the graph is faster at every larger size measured (None if never)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        x, q = random_latents(n, d, rng), random_latents(n_queries, d, rng)
+        index = NeighborIndex(d, "cosine", num_threads=threads, exact_below=0)
+        index.add(x)
+        exact_s, (truth, _) = time_repeated(lambda: index.query(q, k, exact=True))
+        # the graph at the smallest ef of the sweep that reaches recall 0.95 on these queries
+        ef = next((e for e in DEFAULT_EFS if e >= k and recall_at_k(index.query(q, k, ef=e)[0], truth) >= 0.95), n)
+        graph_s, _ = time_repeated(lambda: index.query(q, k, ef=ef))
+        rows.append({"n": n, "exact_qps": n_queries / exact_s, "graph_qps": n_queries / graph_s, "ef": ef})
+        log(f"[crossover {n}x{d}] {rows[-1]}")
+    point = None
+    for row in reversed(rows):
+        if row["graph_qps"] <= row["exact_qps"]:
+            break
+        point = row["n"]
+    return {"dim": d, "k": k, "sizes": rows, "crossover": point}
 
 
 def _build(add: Callable[[], Any]) -> float:
@@ -340,11 +435,14 @@ def machine_info(threads: int) -> dict[str, Any]:
 def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[str] = ("random", "encoded"),
         n_queries: int = 1000, k: int = 10, configs: Sequence[tuple[int, int]] = ((16, 100),),
         reduce: bool = True, efs: Sequence[int] = DEFAULT_EFS, target: float = 0.95, threads: int = -1, seed: int = 0,
-        log: Callable[[str], None] = lambda s: None,
-        on_case: Callable[[dict[str, Any]], None] = lambda result: None) -> dict[str, Any]:
+        log: Callable[[str], None] = lambda s: None, crossover_sizes: Sequence[int] = (),
+        cases: Sequence[tuple[str, int, int]] | None = None, on_case: Callable[[dict[str, Any]], None] = lambda result: None) -> dict[str, Any]:
     """Runs every (dim, kind) case in one process; returns ``{"machine": ..., "cases": [...]}``.
     numpy's BLAS is limited to ``threads`` as well (threadpoolctl) so all searchers get the
-    same cores. ``on_case`` gets the result so far after each case (for partial writes)."""
+    same cores. ``on_case`` gets the result so far after each case (for partial writes).
+    With ``crossover_sizes``, :func:`crossover` runs first at the first dim. ``cases``:
+    ``(kind, n, dim)`` triples instead of every (dim, kind) at ``n`` (a model kind runs
+    once, at its model's dim)."""
     n = check_int("n", n, 1)
     k = check_int("k", k, 1)
     n_queries = check_int("n_queries", n_queries, 1)
@@ -359,12 +457,17 @@ def run(*, n: int = 100_000, dims: Sequence[int] = (64, 512), kinds: Sequence[st
 
     result: dict[str, Any] = {"machine": info, "cases": []}
     with threadpool_limits(threads_used):
-        for d in dims:
-            for kind in kinds:
-                result["cases"].append(run_case(n, d, kind, n_queries=n_queries, k=k, configs=configs,
-                                                reduce=reduce, efs=efs, target=target,
-                                                threads=threads_used, seed=seed, log=log))
-                on_case(result)
+        if crossover_sizes:
+            result["crossover"] = crossover(dims[0], crossover_sizes, k=k, threads=threads_used, seed=seed, log=log)
+            on_case(result)
+        if cases is None:
+            cases = [(kind, n, d) for d in dims for kind in kinds if kind not in MODEL_KINDS]
+            cases += [(kind, n, dims[0]) for kind in kinds if kind in MODEL_KINDS]
+        for kind, size, d in cases:
+            result["cases"].append(run_case(size, d, kind, n_queries=n_queries, k=k, configs=configs,
+                                            reduce=reduce, efs=efs, target=target,
+                                            threads=threads_used, seed=seed, log=log))
+            on_case(result)
     return result
 
 
@@ -387,6 +490,12 @@ def summary_table(result: dict[str, Any]) -> str:
             qps = at.get("qps_interpolated", nan)
             lines.append(f"  {name:<40}{v['build_s']:>9.1f}{at.get('ef', '-'):>7}{qps:>10,.0f}"
                          f"{qps / exact:>10.1f}{qps / fastest:>11.1f}")
+        dflt = c.get("default")
+        if dflt:
+            lines.append(f"  default settings: recall {dflt['recall']:.3f} (estimated {dflt['estimated_recall']:.3f}), "
+                         f"{dflt['qps']:,.0f} q/s, " + ("exact" if dflt["exact"] else f"ef {dflt['ef']}")
+                         + f"; calibration {dflt['calibration_s']:.2f} s = {100 * dflt['calibration_fraction']:.0f}% "
+                         f"of the {dflt['build_s']:.1f} s build")
         r = c["ratios"]
         equal = ", ".join(f"{key} {val:.2f}" if val else f"{key} -" for key, val in r["equal_params_vs_faiss"].items())
         if not any(v["library"] == "faiss_hnsw" for v in c["variants"].values()):
@@ -395,6 +504,11 @@ def summary_table(result: dict[str, Any]) -> str:
             lines.append(f"  best ours / best faiss: {r.get('best_vs_best_faiss') or nan:.2f} "
                          f"({c['best']['neighborindex']} vs {c['best']['faiss_hnsw']}); equal params ours/faiss: {equal}")
         lines.append(f"  targets met: {c['targets_met']}")
+    cross = result.get("crossover")
+    if cross:
+        lines.append(f"crossover (i.i.d. Gaussian, dim {cross['dim']}, recall@{cross['k']} 0.95): graph faster from "
+                     f"{cross['crossover']} vectors; " + ", ".join(
+                         f"{r['n']}: exact {r['exact_qps']:,.0f} vs graph {r['graph_qps']:,.0f} q/s" for r in cross["sizes"]))
     return "\n".join(lines)
 
 
@@ -402,9 +516,12 @@ def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) 
     """Command line: runs :func:`run` and writes the JSON (atomically) to ``--out``
     (default: ``default_out``)."""
     parser = argparse.ArgumentParser(prog="bench_index", description="NeighborIndex vs exact search vs faiss HNSW")
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--dims", type=int, nargs="+", default=[64, 512])
-    parser.add_argument("--kinds", nargs="+", default=["random", "encoded"], choices=["random", "encoded"])
+    parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), metavar="KIND[:N[xD]]",
+                        help=f"the cases (default: {' '.join(DEFAULT_CASES)}); --n/--dims/--kinds instead run "
+                             "every (dim, kind) at one size")
+    parser.add_argument("--n", type=int, default=None)
+    parser.add_argument("--dims", type=int, nargs="+", default=None)
+    parser.add_argument("--kinds", nargs="+", default=None, choices=KINDS)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--configs", nargs="+", default=["16:100"], metavar="M:EFC",
@@ -415,11 +532,24 @@ def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) 
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--threads", type=int, default=-1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crossover", type=int, nargs="*", default=[512, 1024, 2048, 4096, 8192],
+                        metavar="N", help="sizes at which to time exact search against the graph (none: skip)")
     parser.add_argument("--quick", action="store_true", help="a short look: at most 20k vectors, 200 queries")
     parser.add_argument("--out", default=default_out, help=f"where to write the results (default: {default_out})")
     args = parser.parse_args(argv)
+    try:
+        cases = None
+        if args.n is None and args.dims is None and args.kinds is None:
+            cases = [parse_case(c) for c in args.cases]
+        configs = [parse_config(c) for c in args.configs]
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.n = 100_000 if args.n is None else args.n
+    args.dims = [64, 512] if args.dims is None else args.dims
+    args.kinds = ["random", "encoded"] if args.kinds is None else args.kinds
     if args.quick:
         args.n, args.queries = min(args.n, 20_000), min(args.queries, 200)
+        cases = cases and [(kind, min(size, 20_000), d) for kind, size, d in cases]
     # Before faiss loads libgomp: spinning OpenMP threads make faiss collapse on a busy machine.
     prefer_passive_omp()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
@@ -427,13 +557,10 @@ def main(argv: Sequence[str] | None = None, *, default_out: str = DEFAULT_JSON) 
     def save(result: dict[str, Any]) -> None:  # after every case, so an interrupted run keeps its cases
         write_json(args.out, result)
 
-    try:
-        configs = [parse_config(c) for c in args.configs]
-    except ValueError as exc:
-        parser.error(str(exc))
     result = run(n=args.n, dims=args.dims, kinds=args.kinds, n_queries=args.queries, k=args.k, configs=configs,
                  reduce=not args.no_reduce, efs=sorted(args.efs), target=args.target,
-                 threads=args.threads, seed=args.seed, log=log, on_case=save)
+                 threads=args.threads, seed=args.seed, log=log, on_case=save, crossover_sizes=args.crossover,
+                 cases=cases)
     print(summary_table(result))
     print(f"wrote {args.out}")
     return 0

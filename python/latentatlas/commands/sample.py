@@ -86,6 +86,8 @@ def register(subparsers: Any) -> None:
     k.add_argument("--pool", choices=MINE_POOLS, default="held-out",
                    help="rows searched for neighbours (default held-out: valid and test, out of sample)")
     _method(k)
+    k.add_argument("--where", metavar="LABEL",
+                   help="neighbours only among rows with this label set (e.g. 3 for digits, a CelebA attribute)")
     k.set_defaults(handler=_run_mine)
 
     k = _kind(kinds, "walk", "a GIF of an interpolated walk through anchors",
@@ -305,13 +307,25 @@ def _run_mine(args: argparse.Namespace) -> int:
     pool = np.flatnonzero(split != "train") if args.pool == "held-out" else split_rows(split, args.pool)
     if pool.size == 0:
         raise ValueError(f"the {args.pool!r} pool of {source.name} is empty")
+    pool_name = f"{args.pool} rows"
+    if args.where is not None:
+        # Only the labelled rows can be neighbours: the pool is narrowed to them, which is
+        # what mine_grid(where=...) does, without encoding the others.
+        annotated = source.store if source.store is not None else source.dataset
+        names = [str(n) for n in annotated.label_names]
+        if args.where not in names:
+            raise ValueError(f"--where {args.where!r} is not a label of {source.name} (labels: {', '.join(names)})")
+        pool = pool[np.asarray(annotated.labels)[pool, names.index(args.where)] == 1]
+        if pool.size == 0:
+            raise ValueError(f"no {args.pool} row of {source.name} has the label {args.where!r}")
+        pool_name = f"{args.pool} rows labelled {args.where!r}"
     latents = source.latents(pool)
     seed = latents[int(np.searchsorted(pool, seed_row))] if seed_row in pool else source.latents([seed_row])[0]
     sheet, grid = sheets.mine_sheet(model, seed, latents, args.rows, args.cols, spacing=args.spacing,
                                     method=args.method, space=args.space, batch_size=args.batch_size,
                                     scale=args.scale)
     anchors = pool[grid.anchor_ids]
-    print(f"anchor rows of {source.name} (nearest {anchors.size} of {pool.size} {args.pool} rows to row {seed_row}):")
+    print(f"anchor rows of {source.name} (nearest {anchors.size} of {pool.size} {pool_name} to row {seed_row}):")
     for line in anchors:
         print("  " + " ".join(f"{int(r):5d}" for r in line))
     return _finish(args, sheet, grid.latents, f"decoded a {args.rows}x{args.cols} MINE grid, spacing {args.spacing}, "

@@ -1,24 +1,23 @@
 """The part a kind of graph plays in :class:`~latentatlas.neighbors.NeighborIndex`: the
-protocol that :class:`~.full.FullGraph` and :class:`~.reduced.ReducedGraph` implement."""
+protocol that :class:`~.full.FullGraph` and :class:`~.reduced.ReducedGraph` implement.
+
+The index keeps every vector in its :class:`~.rows.RowStore`; the graph's labels are row
+numbers. A variant says what the graph holds for a row and for a query, and how many
+graph candidates a query fetches and whether they are re-ranked by exact distances to the
+stored rows (the index does the re-rank).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Candidates", "GraphVariant"]
-
-# The index's locked graph search: (graph-space queries, fetch, ef) -> (int64 labels, distances).
-Candidates = Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
+__all__ = ["GraphVariant"]
 
 
 class GraphVariant(Protocol):
-    """What differs between a full-dimension and a reduced-dimension index: the hnswlib
-    graph's space and dimension, where the vectors are kept, how a query and an exact
-    search run, and the file's section after hnswlib's bytes. The index owns the locks, the
-    ids and hnswlib's object (``hnsw``) and passes them in; every call runs under the
-    index's thread rules (``add`` alone, the others alongside each other)."""
+    """What differs between a full-dimension and a reduced-dimension graph."""
 
     space: str
     reduce_dim: int | None
@@ -28,21 +27,21 @@ class GraphVariant(Protocol):
     def params(self) -> dict[str, Any]:
         """The constructor arguments that select the variant (for repr and the file header)."""
 
-    def check_add(self, n: int) -> None:
-        """Refuses a batch of ``n`` rows before anything changes."""
+    def check_build(self, n: int) -> None:
+        """Refuses to build a graph from ``n`` rows (before anything changes)."""
 
-    def add(self, hnsw: Any, data: np.ndarray, labels: np.ndarray, count: int, num_threads: int) -> None:
-        """Adds checked float32 rows with their ids; ``count`` rows are already in."""
+    def to_graph(self, rows: np.ndarray) -> np.ndarray:
+        """The graph's vectors for stored rows (float32, as the row store keeps them)."""
 
-    def exact(self, hnsw: Any, q: np.ndarray, k: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Brute-force ``(ids, distances)`` over all ``count`` rows."""
+    def query_to_graph(self, q: np.ndarray) -> np.ndarray:
+        """The graph's vectors for checked float32 queries."""
 
-    def search(self, hnsw: Any, candidates: Candidates, q: np.ndarray, k: int, ef: int, count: int,
-               rerank: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Graph ``(ids, distances)``, nearest first."""
+    def fetch(self, k: int, ef: int, rerank: bool, count: int) -> tuple[int, bool]:
+        """How many graph candidates a query for ``k`` fetches, and whether they are
+        re-ranked by exact distances (``count``: rows in the graph)."""
 
-    def extras(self, count: int) -> list[np.ndarray]:
-        """The arrays the file holds after hnswlib's bytes."""
+    def extras(self) -> list[np.ndarray]:
+        """The arrays the file holds for the variant (on-disk dtypes)."""
 
-    def restore(self, extras: bytes, labels: list[int], path: str) -> set[int]:
-        """Reads back :meth:`extras` for a loaded graph with ``labels``; returns the ids."""
+    def restore(self, extras: bytes) -> None:
+        """Reads back :meth:`extras`."""
