@@ -74,6 +74,33 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _server_class() -> Any:
+    """uvicorn's Server, except that SIGTERM and SIGINT end it with a normal exit: uvicorn
+    re-raises a captured signal after its graceful shutdown, which would end the process
+    by that signal instead of with status 0."""
+    import contextlib
+    import signal
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            signals = (signal.SIGINT, signal.SIGTERM)
+            previous = {s: signal.signal(s, self.handle_exit) for s in signals}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    return Server
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the model, vectors and store, then serve until SIGTERM or Ctrl-C."""
     import uvicorn
@@ -93,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                          max_wait_ms=args.max_wait_ms, queue=args.queue, max_body_mb=args.max_body_mb,
                          token=token, thresholds=thresholds)
     app = build_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+    server = _server_class()(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                                            access_log=False, timeout_graceful_shutdown=60, lifespan="on"))
     print(f"serving {args.model} on http://{args.host}:{args.port} (vectors: {len(vectors) if vectors else 0}, "
           f"store: {len(store) if store is not None else 'none'})", flush=True)
