@@ -155,14 +155,20 @@ def test_work_past_its_deadline_is_dropped_with_504(gated):
 
 
 def test_sigterm_answers_every_request_in_flight(tmp_path):
-    with serve_process(["--model", "digits-vae", "--max-wait-ms", "1500", "--device", "cpu"]) as (url, proc):
-        z = np.random.default_rng(0).normal(size=(16, 20)).tolist()
+    with serve_process(["--model", "digits-vae", "--max-batch", "32", "--queue", "10000", "--device", "cpu"]) as (url, proc):
+        z = np.random.default_rng(0).normal(size=(16, 256, 20)).round(3).tolist()  # 16 x 256 PNGs to make
         with ThreadPoolExecutor(16) as pool:
-            futures = [pool.submit(_post, url, "/v1/decode", {"latents": [z[i]]}) for i in range(16)]
-            end = time.monotonic() + 20
-            while metric(httpx.get(url + "/metrics").text, "latentatlas_queued_items", stage="decode") < 16:
+            futures = [pool.submit(_post, url, "/v1/decode", {"latents": z[i]}) for i in range(16)]
+            end = time.monotonic() + 30
+            while True:  # every request received, some still being served
+                text = httpx.get(url + "/metrics").text
+                in_flight = metric(text, "latentatlas_requests_in_flight")
+                done = metric(text, "latentatlas_requests_total", route="/v1/decode", status="200")
+                if in_flight + done >= 16:
+                    break
                 assert time.monotonic() < end, "the requests never arrived"
-                time.sleep(0.02)
+                time.sleep(0.01)
+            assert in_flight >= 1, "every request was done before the signal: nothing to drain"
             proc.send_signal(signal.SIGTERM)
             statuses = [f.result().status_code for f in futures]
         assert statuses == [200] * 16

@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--queue", type=positive_int, default=1024,
                    help="most items admitted and unfinished per model stage; beyond it 429 (default 1024)")
     p.add_argument("--max-body-mb", type=_positive, default=8.0, help="largest request body in MiB (default 8)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch CPU threads per model call (default 1: a service's small batches gain little "
+                        "from more threads and lose much on a busy machine)")
     p.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on every route but /healthz and "
                                    "/readyz (default: $LATENTATLAS_TOKEN when set)")
     p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else (os.environ.get("LATENTATLAS_TOKEN") or None)
     config = ServeConfig(model=model, vectors=vectors, store=store, max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, queue=args.queue, max_body_mb=args.max_body_mb,
-                         token=token, thresholds=thresholds)
+                         token=token, thresholds=thresholds, threads=args.threads)
     app = build_app(config)
     server = _server_class()(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                                            access_log=False, timeout_graceful_shutdown=60, lifespan="on"))

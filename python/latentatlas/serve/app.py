@@ -49,6 +49,7 @@ class ServeConfig:
         token: when set, every route but the health routes needs ``Authorization: Bearer <token>``.
         limits: per-request limits (pixels, items, frames, grid sides, neighbours).
         thresholds: per-vector AtDot thresholds (name -> value) for ``/v1/score`` predictions.
+        threads: torch's CPU threads on the model's worker threads (None: leave torch's setting).
     """
 
     model: Any
@@ -61,6 +62,7 @@ class ServeConfig:
     token: str | None = None
     limits: Limits = field(default_factory=Limits)
     thresholds: dict[str, float] = field(default_factory=dict)
+    threads: int | None = None
 
 
 @dataclass
@@ -127,12 +129,17 @@ class _Service:
         def decode(block: np.ndarray) -> np.ndarray:
             return decode_batched(model, block, batch_size=len(block))
 
-        self.batchers = {
-            "encode": Batcher("encode", encode, max_batch=config.max_batch, max_wait_s=wait, capacity=config.queue,
-                              metrics=self.metrics),
-            "decode": Batcher("decode", decode, max_batch=config.max_batch, max_wait_s=wait, capacity=config.queue,
-                              metrics=self.metrics),
-        }
+        threads = config.threads
+
+        def init() -> None:
+            if threads is not None:
+                import torch
+
+                torch.set_num_threads(threads)
+
+        self.batchers = {stage: Batcher(stage, fn, max_batch=config.max_batch, max_wait_s=wait, capacity=config.queue,
+                                        metrics=self.metrics, initializer=init)
+                         for stage, fn in (("encode", encode), ("decode", decode))}
         vectors = config.vectors
         self.names: list[str] = list(vectors.names) if vectors is not None else []
         self.vectors32 = None if vectors is None else np.ascontiguousarray(vectors.vectors, dtype=np.float32)
@@ -461,6 +468,7 @@ def build_app(config: ServeConfig) -> Starlette:
         async def endpoint(request: Request) -> Response:
             start = time.perf_counter()
             req = _Request(svc, None)
+            svc.metrics.in_flight.inc()
             try:
                 if not authorized(request):
                     raise HTTPError(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
@@ -490,6 +498,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 response = _error(500, "internal server error")
             finally:
                 req.release()
+                svc.metrics.in_flight.dec()
             svc.metrics.requests.labels(path, str(response.status_code)).inc()
             svc.metrics.latency.labels(path).observe(time.perf_counter() - start)
             return response

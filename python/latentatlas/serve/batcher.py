@@ -5,7 +5,8 @@ A request submits its rows (``(n, ...)`` numpy); rows of requests that arrive wh
 batch fills (at most ``max_wait_s`` after the first) are concatenated up to ``max_batch``
 rows and computed by one call of ``fn`` on a worker thread (the event loop stays free);
 each request gets back exactly its rows, in order. A request with more than ``max_batch``
-rows is split into pieces. Admission (:meth:`Batcher.admit`) is separate from submission
+rows is split into pieces. A batch waits only while rows admitted (see below) have not
+arrived yet, so a lone request is not held back by the wait. Admission (:meth:`Batcher.admit`) is separate from submission
 so that a route can reserve every stage it needs, and be refused, before doing any work.
 
 Nothing here knows about HTTP or models: ``fn`` is any function of a row block, so a Ray
@@ -57,10 +58,12 @@ class Batcher:
         max_wait_s: how long the first job of a batch waits for others to join (>= 0).
         capacity: most rows admitted and not finished (>= 1); past it :meth:`admit` refuses.
         metrics: optional :class:`~latentatlas.serve.metrics.Metrics`.
+        initializer: optional function run once on the worker thread before any work
+            (e.g. to set torch's thread count there).
     """
 
     def __init__(self, stage: str, fn: Callable[[np.ndarray], np.ndarray], *, max_batch: int, max_wait_s: float,
-                 capacity: int, metrics: Any = None) -> None:
+                 capacity: int, metrics: Any = None, initializer: Callable[[], None] | None = None) -> None:
         if max_batch < 1 or capacity < 1 or not max_wait_s >= 0:
             raise ValueError(f"max_batch and capacity must be >= 1 and max_wait_s >= 0, got {max_batch}, "
                              f"{capacity}, {max_wait_s}")
@@ -70,8 +73,10 @@ class Batcher:
         self.admitted = 0  # rows admitted and not finished
         self.item_seconds = 0.0  # moving average of model time per row
         self._busy = False
+        self._running = 0  # rows in the model call now running
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batcher-{stage}")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batcher-{stage}",
+                                            initializer=initializer)
 
     # ------------------------------------------------------------------ admission
 
@@ -154,8 +159,11 @@ class Batcher:
                 jobs.append(self._pending.popleft())
                 size += len(jobs[-1].rows)
                 continue
+            # wait only for rows known to be on their way: admitted, not yet submitted
+            # (a lone request is not held back by max_wait_s)
+            coming = self.admitted - self._running - size
             left = end - time.monotonic()
-            if left <= 0:
+            if left <= 0 or coming <= 0:
                 break
             self._arrived.clear()
             try:
@@ -186,6 +194,7 @@ class Batcher:
                 continue
             block = live[0].rows if len(live) == 1 else np.concatenate([j.rows for j in live])
             start = time.perf_counter()
+            self._running = sum(len(j.rows) for j in jobs)
             try:
                 out = await loop.run_in_executor(self._executor, self.fn, block)
             except Exception as exc:  # the model failed: every request of the batch hears it
@@ -193,6 +202,8 @@ class Batcher:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
+            finally:
+                self._running = 0
             seconds = time.perf_counter() - start
             per_item = seconds / len(block)
             self.item_seconds = per_item if self.item_seconds == 0 else 0.8 * self.item_seconds + 0.2 * per_item

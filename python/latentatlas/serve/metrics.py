@@ -13,7 +13,7 @@ class Metrics:
 
     ``requests`` (route, status), ``latency`` seconds (route), ``batch_items`` per model
     call (stage), ``model_calls`` and ``items`` (stage), ``queued`` items admitted and not
-    finished (stage), ``refused`` requests turned away before any work (reason).
+    finished (stage), ``in_flight`` requests being served, ``refused`` requests turned away before any work (reason).
     """
 
     def __init__(self) -> None:
@@ -28,6 +28,7 @@ class Metrics:
         self.items = Counter("latentatlas_items", "items computed", ["stage"], registry=r)
         self.queued = Gauge("latentatlas_queued_items", "items admitted and not finished", ["stage"], registry=r)
         self.refused = Counter("latentatlas_refused", "requests refused before any work", ["reason"], registry=r)
+        self.in_flight = Gauge("latentatlas_requests_in_flight", "/v1 requests received and not answered", registry=r)
         self.dropped = Counter("latentatlas_deadline_dropped_items", "items dropped at their deadline", ["stage"],
                                registry=r)
 
