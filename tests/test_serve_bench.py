@@ -19,7 +19,7 @@ from serve_helpers import serve_thread, wait_ready
 @pytest.fixture(scope="module")
 def url(digits_vae):
     vectors = VectorSet(np.ones((1, digits_vae.latent_dim)), ["centroid:3-8"])
-    with serve_thread(build_app(ServeConfig(model=digits_vae, vectors=vectors, max_wait_ms=2, queue=36))) as u:
+    with serve_thread(build_app(ServeConfig(model=digits_vae, vectors=vectors, max_wait_ms=2, queue=9))) as u:
         wait_ready(u)
         yield u
 
@@ -32,12 +32,12 @@ def test_closed_and_open_loops_count_every_answer(url, digits):
     assert level["items_per_s"] == pytest.approx(8 * level["requests_per_s"])
     assert 1 <= level["mean_batch"] <= 64 and level["rss_mb"]
     assert level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"]
-    # open loop past the queue (36 items = 4 edits): refusals are counted as 429s
-    phase = asyncio.run(bench.open_loop(url, os.getpid(), body, 200.0, 0.5))
-    assert sum(phase["statuses"].values()) == phase["requests"] == 100
+    # an open loop far past a queue of one edit (9 items): refusals are counted as 429s
+    phase = asyncio.run(bench.open_loop(url, os.getpid(), body, 2000.0, 0.25))
+    assert sum(phase["statuses"].values()) == phase["requests"] == 500
     assert set(phase["statuses"]) <= {"200", "429"} and phase["statuses"].get("429", 0) > 0
     assert phase["refusal_max_ms"] is not None
-    result = {"modes": {"batched": [level]}, "overload": {"capacity_per_s": 10.0, "queue": 36,
+    result = {"modes": {"batched": [level]}, "overload": {"capacity_per_s": 10.0, "queue": 9,
                                                           "phases": {"2x": phase}}}
     text = bench.table(result)
     assert "batched" in text and "429:" in text and "overload (open loop" in text

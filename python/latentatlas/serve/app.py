@@ -50,6 +50,8 @@ class ServeConfig:
         limits: per-request limits (pixels, items, frames, grid sides, neighbours).
         thresholds: per-vector AtDot thresholds (name -> value) for ``/v1/score`` predictions.
         threads: torch's CPU threads on the model's worker threads (None: leave torch's setting).
+        inline_bytes: image and JSON work on fewer bytes (pixels, base64 characters) than this
+            runs on the event loop; larger work on worker threads.
     """
 
     model: Any
@@ -63,6 +65,7 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     thresholds: dict[str, float] = field(default_factory=dict)
     threads: int | None = None
+    inline_bytes: int = 16384
 
 
 @dataclass
@@ -191,9 +194,34 @@ class _Service:
         encoded = iter(await req.run("encode", np.stack(images)) if images else [])
         return np.stack([z if z is not None else next(encoded) for _, z in sources]).astype(np.float32)
 
+    async def off_loop(self, fn: Callable[[], Any], size: int) -> Any:
+        """``fn()`` on a worker thread, or inline when its input is under
+        ``config.inline_bytes`` (then the thread hop costs more than the work)."""
+        if size <= self.config.inline_bytes:
+            return fn()
+        return await anyio.to_thread.run_sync(fn)
+
     async def pngs(self, images: np.ndarray) -> list[str]:
-        """Decoded images as base64 PNGs, off the event loop."""
-        return await anyio.to_thread.run_sync(lambda: [to_png(x) for x in images])
+        """Decoded images as base64 PNGs (off the event loop unless tiny)."""
+        return await self.off_loop(lambda: [to_png(x) for x in images], images.size)
+
+
+def _text_size(value: Any) -> int:
+    """The characters of base64 text in a field (a string or a list of them)."""
+    if isinstance(value, str):
+        return len(value)
+    return sum(len(v) for v in value if isinstance(v, str)) if isinstance(value, list) else 0
+
+
+def _result_size(result: dict[str, Any]) -> int:
+    """A rough byte count of an answer's JSON (base64 images and latent lists)."""
+    size = 0
+    for v in result.values():
+        if isinstance(v, str):
+            size += len(v)
+        elif isinstance(v, list):
+            size += sum(len(x) if isinstance(x, str) else 20 * len(x) if isinstance(x, list) else 8 for x in v)
+    return size
 
 
 def _notes(*notes: str | None) -> dict[str, str]:
@@ -208,7 +236,8 @@ async def _encode(svc: _Service, req: _Request, body: dict[str, Any]) -> dict[st
     check_fields(body, {"images"})
     images = require(body, "images", list, "a list of base64 PNG/JPEG strings")
     check_items(len(images), "images", svc.limits)
-    parsed = await anyio.to_thread.run_sync(lambda: [svc.image_input(v, f"images[{i}]") for i, v in enumerate(images)])
+    parsed = await svc.off_loop(lambda: [svc.image_input(v, f"images[{i}]") for i, v in enumerate(images)],
+                                _text_size(images))
     req.admit(encode=len(parsed))
     z = await req.run("encode", np.stack([p[0] for p in parsed]))
     return {"latents": z.tolist(), **_notes(*(p[1] for p in parsed))}
@@ -239,7 +268,7 @@ async def _edit(svc: _Service, req: _Request, body: dict[str, Any]) -> dict[str,
         rows = [svc.vector_index(require(body, "attribute", str, "a vector name"))]
         alphas = parse_strengths(require(body, "strengths", list, "a list of numbers"), "strengths", svc.limits)[:, None]
     key = "image" if "image" in body else "latent"
-    img, z, note = await anyio.to_thread.run_sync(lambda: svc.parse_source(body[key], key))
+    img, z, note = await svc.off_loop(lambda: svc.parse_source(body[key], key), _text_size(body[key]))
     req.admit(encode=int(img is not None), decode=len(alphas))
     z = await svc.latents_of(req, [(img, z)])
     moved = attributes.traverse(z, svc.vectors32[rows], alphas)[0]  # type: ignore[index]
@@ -261,7 +290,8 @@ async def _interpolate(svc: _Service, req: _Request, body: dict[str, Any]) -> di
         raise HTTPError(422, "field 'gif' must be true or false")
     for key in ("from", "to"):
         require(body, key, (str, list), "a base64 image or a latent")
-    a, b = await anyio.to_thread.run_sync(lambda: [svc.parse_source(body[k], k) for k in ("from", "to")])
+    a, b = await svc.off_loop(lambda: [svc.parse_source(body[k], k) for k in ("from", "to")],
+                              _text_size([body["from"], body["to"]]))
     req.admit(encode=int(a[0] is not None) + int(b[0] is not None), decode=steps)
     za, zb = await svc.latents_of(req, [a[:2], b[:2]])
     walk = np.ascontiguousarray(ops.interpolate(za, zb, np.linspace(0.0, 1.0, steps), method), dtype=np.float32)
@@ -301,7 +331,8 @@ async def _jdiagram(svc: _Service, req: _Request, body: dict[str, Any]) -> dict[
     method = body.get("method", "slerp")
     if method not in METHODS:
         raise HTTPError(400, f"unknown method {method!r}; use one of {list(METHODS)}")
-    parsed = await anyio.to_thread.run_sync(lambda: [svc.parse_source(v, f"{key}[{i}]") for i, v in enumerate(items)])
+    parsed = await svc.off_loop(lambda: [svc.parse_source(v, f"{key}[{i}]") for i, v in enumerate(items)],
+                                _text_size(items))
     req.admit(encode=sum(p[0] is not None for p in parsed), decode=rows * cols)
     a, b, c = await svc.latents_of(req, [p[:2] for p in parsed])
     grid = np.ascontiguousarray(grids.j_diagram(a, b, c, rows, cols, method=method), dtype=np.float32)
@@ -325,7 +356,7 @@ async def _mine(svc: _Service, req: _Request, body: dict[str, Any]) -> dict[str,
     rows, cols = _grid_size(svc, body, 5, 1)
     spacing = parse_count(body.get("spacing", 1), "spacing", 1, svc.limits.max_grid)
     key = "image" if "image" in body else "latent"
-    img, z, note = await anyio.to_thread.run_sync(lambda: svc.parse_source(body[key], key))
+    img, z, note = await svc.off_loop(lambda: svc.parse_source(body[key], key), _text_size(body[key]))
     req.admit(encode=int(img is not None), decode=rows * cols)
     (seed,) = await svc.latents_of(req, [(img, z)])
     try:
@@ -344,7 +375,7 @@ async def _seed(svc: _Service, req: _Request, body: dict[str, Any], extra: set[s
     if ("image" in body) == ("latent" in body):
         raise HTTPError(422, "give one of 'image' (base64) or 'latent' (list of numbers)")
     key = "image" if "image" in body else "latent"
-    img, z, note = await anyio.to_thread.run_sync(lambda: svc.parse_source(body[key], key))
+    img, z, note = await svc.off_loop(lambda: svc.parse_source(body[key], key), _text_size(body[key]))
     req.admit(encode=int(img is not None))
     (seed,) = await svc.latents_of(req, [(img, z)])
     return seed, note
@@ -480,7 +511,7 @@ def build_app(config: ServeConfig) -> Starlette:
                     raise QueueFull(full[0].stage, full[0].admitted, full[0].capacity, full[0].retry_after())
                 body = await read_json(request)
                 result = await fn(svc, req, body)
-                payload = await anyio.to_thread.run_sync(lambda: json.dumps(result).encode())
+                payload = await svc.off_loop(lambda: json.dumps(result).encode(), _result_size(result))
                 response: Response = Response(payload, media_type="application/json")
             except HTTPError as exc:
                 response = _error(exc.status, exc.message, exc.headers)
