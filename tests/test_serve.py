@@ -198,6 +198,7 @@ ERRORS = [
     ("/v1/encode", {"images": [base64.b64encode(b"hello").decode()]}, 400, "not a readable PNG or JPEG"),
     ("/v1/encode", {"images": [_png(fmt="GIF")]}, 400, "GIF image; send PNG or JPEG"),
     ("/v1/encode", {"images": [_png((5000, 5000))]}, 413, "over the limit of"),
+    ("/v1/encode", {"images": [""]}, 400, r"images\[0\] is empty: send a base64 PNG or JPEG"),
     ("/v1/encode", {"images": [3]}, 422, "must be a base64 string"),
     ("/v1/edit", {"latent": Z, "attribute": "frown", "strengths": [1]}, 404,
      "unknown attribute 'frown'; the loaded vectors are: smile, bright, large"),

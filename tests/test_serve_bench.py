@@ -37,6 +37,8 @@ def test_closed_and_open_loops_count_every_answer(url, digits):
     assert sum(phase["statuses"].values()) == phase["requests"] == 500
     assert set(phase["statuses"]) <= {"200", "429"} and phase["statuses"].get("429", 0) > 0
     assert phase["refusal_max_ms"] is not None
+    refused = phase["server_refusals"]  # the module's server: 429s so far, closed loop's included
+    assert refused["count"] >= phase["statuses"]["429"] and 0 <= refused["within_10ms"] <= refused["count"]
     result = {"modes": {"batched": [level]}, "overload": {"capacity_per_s": 10.0, "queue": 9,
                                                           "phases": {"2x": phase}}}
     text = bench.table(result)

@@ -7,7 +7,8 @@ fixed time; the run records requests/s, items/s (decoded frames), p50/p95/p99 la
 answers by status, the mean batch size of the decode stage (from ``/metrics``) and the
 server's resident memory. Then an overload phase: an open loop at 0.8x and at 2x the
 capacity measured at concurrency 32 with batching, against a server with a small queue,
-reporting how fast refusals (429) come back and how accepted requests fare. JSON out, a
+reporting how fast refusals (429) come back (at the client, and within the server by its
+``/metrics`` histogram) and how accepted requests fare. JSON out, a
 table printed. The client runs on the same machine as the server and takes CPU from it.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -52,6 +54,18 @@ def _rss_mb(pid: int) -> float | None:
 def _metric_sum(text: str, name: str, stage: str) -> float:
     head = f'{name}{{stage="{stage}"}} '
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(head))
+
+
+def _server_refusals(text: str) -> dict[str, Any]:
+    """From ``/metrics``: how many /v1/edit refusals (429) the server answered, and how
+    many of them within 10 ms of arrival by its own clock."""
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith("latentatlas_request_seconds_bucket{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if labels.get("route") == "/v1/edit" and labels.get("status") == "429":
+                buckets[labels["le"]] = float(line.rsplit(" ", 1)[1])
+    return {"count": buckets.get("+Inf", 0.0), "within_10ms": buckets.get("0.01", 0.0)}
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -238,8 +252,9 @@ async def open_loop(url: str, pid: int, body: dict[str, Any], rate: float, secon
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - t0
         sampler.cancel()
+        server_refusals = _server_refusals(await http.text("/metrics"))
     out = _summary(latencies, statuses, elapsed, refusals)
-    out.update(offered_per_s=rate, client=http.kind, rss_mb=rss)
+    out.update(offered_per_s=rate, client=http.kind, server_refusals=server_refusals, rss_mb=rss)
     return out
 
 
@@ -319,13 +334,15 @@ def table(result: dict[str, Any]) -> str:
         rows = []
         for name, ph in over["phases"].items():
             rss = [r for _, r in ph["rss_mb"]]
+            sr = ph["server_refusals"]
             rows.append([name, f"{ph['offered_per_s']:.0f}", f"{ph['requests_per_s']:.1f}", ph["p50_ms"], ph["p99_ms"],
                          " ".join(f"{k}:{v}" for k, v in ph["statuses"].items()), ph["refusal_p99_ms"],
-                         ph["refusal_max_ms"], f"{min(rss):.0f}-{max(rss):.0f}" if rss else None])
+                         ph["refusal_max_ms"], f"{sr['within_10ms']:.0f}/{sr['count']:.0f}",
+                         f"{min(rss):.0f}-{max(rss):.0f}" if rss else None])
         text += (f"\n\noverload (open loop; capacity {over['capacity_per_s']:.1f} req/s from batched c=32; "
                  f"--queue {over['queue']})\n")
         text += format_table(["load", "offered/s", "ok/s", "p50 ms", "p99 ms", "statuses", "429 p99 ms", "429 max ms",
-                              "RSS MB"], rows, right=(1, 2, 3, 4, 6, 7))
+                              "429 in 10 ms (server)", "RSS MB"], rows, right=(1, 2, 3, 4, 6, 7, 8))
     return text
 
 

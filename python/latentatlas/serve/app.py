@@ -531,7 +531,7 @@ def build_app(config: ServeConfig) -> Starlette:
                 req.release()
                 svc.metrics.in_flight.dec()
             svc.metrics.requests.labels(path, str(response.status_code)).inc()
-            svc.metrics.latency.labels(path).observe(time.perf_counter() - start)
+            svc.metrics.latency.labels(path, str(response.status_code)).observe(time.perf_counter() - start)
             return response
 
         return endpoint

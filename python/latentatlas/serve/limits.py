@@ -151,6 +151,8 @@ def parse_image(text: Any, name: str, shape: tuple[int, int, int], limits: Limit
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPError(400, f"{name} is not valid base64") from None
+    if not raw:
+        raise HTTPError(400, f"{name} is empty: send a base64 PNG or JPEG")
     c, h, w = shape
     try:
         with Image.open(io.BytesIO(raw)) as img:

@@ -11,7 +11,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 class Metrics:
     """Counters, gauges and histograms of one service instance.
 
-    ``requests`` (route, status), ``latency`` seconds (route), ``batch_items`` per model
+    ``requests`` (route, status), ``latency`` seconds (route, status), ``batch_items`` per model
     call (stage), ``model_calls`` and ``items`` (stage), ``queued`` items admitted and not
     finished (stage), ``in_flight`` requests being served, ``refused`` requests turned away before any work (reason).
     """
@@ -20,7 +20,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("latentatlas_requests", "HTTP requests answered", ["route", "status"], registry=r)
-        self.latency = Histogram("latentatlas_request_seconds", "request latency", ["route"], registry=r,
+        self.latency = Histogram("latentatlas_request_seconds", "request latency in the server", ["route", "status"],
+                                 registry=r,
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
         self.batch_items = Histogram("latentatlas_batch_items", "items per model call", ["stage"], registry=r,
                                      buckets=BATCH_BUCKETS)
