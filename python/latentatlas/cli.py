@@ -23,6 +23,7 @@ from .commands import encode as _encode_command
 from .commands import info as _info_command
 from .commands import quality as _quality_command
 from .commands import sample as _sample_command
+from .commands import serve as _serve_command
 from .commands import sheets as _sheets_command
 from .commands import train as _train_commands
 
@@ -40,6 +41,7 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _demo_command.register,
     _quality_command.register,
     _bench_command.register,
+    _serve_command.register,
 ]
 
 

@@ -5,7 +5,9 @@
 - :mod:`.index`: :class:`~latentatlas.neighbors.NeighborIndex` against exact search and
   faiss's HNSW at equal recall;
 - :mod:`.gpu`: slerp, offset and score on a CUDA device at sizes beyond its L2 cache,
-  against torch eager and the bandwidth of a device-to-device copy.
+  against torch eager and the bandwidth of a device-to-device copy;
+- :mod:`.serve`: ``latentatlas serve`` under concurrent load, batching on and off, and
+  an overload phase.
 
 :mod:`._common` holds what they share (machine and build facts, thread counts, timing,
 JSON and tables), :mod:`._cases` the ops' sizes, byte counts and baseline expressions.
@@ -16,4 +18,4 @@ imported on use, so ``import latentatlas.bench`` loads neither numpy nor torch.
 
 from __future__ import annotations
 
-__all__ = ["kernels", "index", "gpu"]
+__all__ = ["kernels", "index", "gpu", "serve"]

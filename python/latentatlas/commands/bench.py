@@ -21,11 +21,13 @@ def register(subparsers: Any) -> None:
                     "benchmark (queries/s at recall@10 >= 0.95 against exact search and faiss's HNSW when "
                     "faiss-cpu is installed). Both print ratios measured in the same run and write JSON. "
                     "--only gpu runs the GPU benchmark instead (slerp/offset/score on a CUDA device against "
-                    "torch eager and a device-to-device copy).",
+                    "torch eager and a device-to-device copy); --only serve drives 'latentatlas serve' with "
+                    "concurrent /v1/edit requests, batching on and off, then overloads it.",
         examples=["latentatlas bench --quick", "latentatlas bench --only kernels --threads 2 --json kernels.json",
-                  "latentatlas bench --only index --quick", "latentatlas bench --only gpu --json gpu.json"])
-    p.add_argument("--only", choices=("kernels", "index", "gpu"), default=None,
-                   help="run one benchmark (default: kernels, then index; gpu only when asked for)")
+                  "latentatlas bench --only index --quick", "latentatlas bench --only gpu --json gpu.json",
+                  "latentatlas bench --only serve --json serve.json"])
+    p.add_argument("--only", choices=("kernels", "index", "gpu", "serve"), default=None,
+                   help="run one benchmark (default: kernels, then index; gpu and serve only when asked for)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes and few repeats (about half a minute for each benchmark)")
     p.add_argument("--threads", type=positive_int, default=None,
@@ -40,12 +42,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmarks ``--only`` names (default: kernels, then index, stopping at a
     failure); returns the exit status of the last one run."""
-    from ..bench import gpu, index, kernels
+    from ..bench import gpu, index, kernels, serve
 
     shared = (["--quick"] if args.quick else []) + ([] if args.threads is None else ["--threads", str(args.threads)])
     if args.only == "gpu":
         return gpu.main((["--quick"] if args.quick else []) + ([] if args.json_path is None
                                                                 else ["--json", args.json_path]))
+    if args.only == "serve":
+        return serve.main((["--seconds", "1", "--concurrency", "1", "8", "32"] if args.quick else [])
+                          + ([] if args.json_path is None else ["--out", args.json_path]))
     status = 0
     if args.only in (None, "kernels"):
         argv = shared + ([] if args.json_path is None else ["--json", args.json_path])
