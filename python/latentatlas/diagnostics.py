@@ -53,7 +53,8 @@ from ._files import atomic_open, jsonable
 from ._protocol import check_prior
 
 __all__ = ["PriorGapReport", "prior_gap", "compare", "format_comparison", "mmd_test", "ks_statistics",
-           "prior_cdf", "prior_pdf", "norm_pdf", "prior_norm_percentiles", "nearest_distances", "CURVE_QS"]
+           "prior_cdf", "prior_pdf", "norm_pdf", "prior_norm_percentiles", "nearest_distances", "draw_report",
+           "CURVE_QS"]
 
 #: The ``q`` values of the off-manifold curve (the report's own ``q`` is added to them).
 CURVE_QS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
@@ -504,3 +505,63 @@ def format_comparison(comparison: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
                      for row in table)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def draw_report(report: PriorGapReport, latents: Any, folder: str | os.PathLike, *, prefix: str = "",
+                n_dims: int = 3) -> dict[str, str]:
+    """The report's three figures, written into ``folder`` (PNG):
+
+    - ``{prefix}dims.png``: histograms of the ``n_dims`` most and ``n_dims`` least
+      prior-like dimensions (by KS statistic) against the prior's marginal density;
+    - ``{prefix}norms.png``: the histogram of encoded norms against the prior's norm
+      density (chi for the Gaussian; for the uniform prior, the histogram of 200 000
+      prior norms);
+    - ``{prefix}off_manifold.png``: the off-manifold probability over ``q`` against the
+      ``1 − q`` of no gap.
+
+    ``latents`` are the encodings the report measured. Returns ``{"dims", "norms",
+    "off_manifold"}`` → paths.
+    """
+    from . import plots
+
+    if not isinstance(report, PriorGapReport):
+        raise TypeError(f"report must be a PriorGapReport, got {type(report).__name__}")
+    z = _as_latents(latents)
+    if z.shape != (report.n, report.dim):
+        raise ValueError(f"latents must be the report's ({report.n}, {report.dim}) encodings, got shape {z.shape}")
+    n_dims = check_int("n_dims", n_dims, 1)
+    folder = os.fspath(folder)
+    order = report.dims_by_ks()
+    k = min(n_dims, (report.dim + 1) // 2)
+    chosen = [(d, "most") for d in order[:k]] + [(d, "least") for d in order[::-1][:k] if d not in order[:k]]
+    half = 4.0 if report.prior == "gaussian" else 1.3
+    xs = np.linspace(-half, half, 241)
+    panels = [(f"z{d} ({which} prior-like), KS {report.dim_ks[d]:.3f}", z[:, d], xs, prior_pdf(xs, report.prior))
+              for d, which in chosen]
+    out = {"dims": plots.density_panels(panels, os.path.join(folder, f"{prefix}dims.png"), cols=k,
+                                        reference_label=f"{report.prior} prior",
+                                        xlabel="coordinate value")}
+    norms = np.sqrt(np.einsum("ij,ij->i", z, z))
+    top = max(float(norms.max()), report.norm["prior_p99"]) * 1.15
+    if report.prior == "gaussian":
+        r = np.linspace(0.0, top, 300)
+        dens = norm_pdf(r, report.dim)
+        ref = f"chi({report.dim})"
+    else:
+        dens, edges = np.histogram(_uniform_norms(report.dim), bins=120, range=(0.0, top), density=True)
+        r = 0.5 * (edges[:-1] + edges[1:])
+        ref = "prior norms"
+    out["norms"] = plots.density_panels(
+        [(f"|z|: mean {report.norm['mean']:.2f} vs {report.norm['prior_mean']:.2f}, "
+          f"{100 * report.norm['outside']:.1f}% outside the prior's 1-99%", norms, r, dens)],
+        os.path.join(folder, f"{prefix}norms.png"), cols=1, reference_label=ref, xlabel="norm",
+        panel_size=(5.0, 3.0))
+    qs = np.asarray(report.curve["q"])
+    out["off_manifold"] = plots.line_plot(
+        qs, {"prior samples off the manifold": report.curve["fraction"], "no gap: 1 - q": 1.0 - qs},
+        os.path.join(folder, f"{prefix}off_manifold.png"), xlabel="q (quantile of encoded NN distances)",
+        ylabel="fraction of prior samples", title=f"off-manifold probability{' of ' + report.label if report.label else ''}")
+    return out
