@@ -49,9 +49,15 @@ def test_diagnose_a_store_split_and_a_named_prior(capsys, tmp_path, digits_store
     assert got["n"] == len(z) and got["q"] == 0.9 and got["active_units"] == ref.active_units
     assert got["off_manifold"] == pytest.approx(ref.off_manifold)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["report.json"]
-    code, _, _ = run_cli(capsys, "diagnose", "--store", digits_store, "--prior", "uniform", "--permutations", 5,
-                         "--no-plots", "--out", tmp_path / "b")
+    code, stdout, _ = run_cli(capsys, "diagnose", "--store", digits_store, "--prior", "uniform", "--permutations", 5,
+                              "--no-plots", "--out", tmp_path / "b", "--compare", tmp_path / "a" / "report.json")
     assert code == 0 and json.loads((tmp_path / "b" / "report.json").read_text())["prior"] == "uniform"
+    comparison = json.loads((tmp_path / "b" / "comparison.json").read_text())
+    a = diagnostics.PriorGapReport.load(tmp_path / "a" / "report.json")
+    b = diagnostics.PriorGapReport.load(tmp_path / "b" / "report.json")
+    assert comparison == diagnostics.compare(b, a, names=comparison["names"])
+    assert comparison["names"] == [b.label, a.label] and a.label.startswith("digits-vae on ")
+    assert diagnostics.format_comparison(comparison) in stdout
 
 
 def test_diagnose_errors(capsys, tmp_path, digits_store):
@@ -67,6 +73,7 @@ def test_diagnose_errors(capsys, tmp_path, digits_store):
         (["--prior", "gaussian", "--out", out], "give --store, or --model and --data"),
         (["--store", small, "--prior", "gaussian", "--out", out], "at least 10 encodings"),
         (["--store", digits_store, "--prior", "gaussian", "--out", tmp_path / "x" / "y"], "does not exist"),
+        (["--store", digits_store, "--prior", "gaussian", "--out", out, "--compare", small], "cannot read the report"),
     ]
     for argv, pattern in cases:
         code, _, err = run_cli(capsys, "diagnose", *argv)

@@ -244,3 +244,31 @@ def test_other_errors():
         dg.compare(r, r, names=["x", "x"])
     assert dg.compare(r, r, names=["x", "y"])["names"] == ["x", "y"]
     assert list(itertools.islice(r.dims_by_ks(), 2)) in ([0, 1], [1, 0])
+
+
+def test_reports_load_back_and_bad_files_are_refused(tmp_path):
+    r = dg.prior_gap(_prior("uniform", 120, 3, 0), "uniform", n_permutations=10, label="x")
+    back = dg.PriorGapReport.load(r.save(tmp_path / "r.json"))
+    assert back.to_dict() == r.to_dict() and back.summary() == r.summary()
+    bad = tmp_path / "bad.json"
+    for text, match in [("{", "cannot read the report"), ("[1]", "must be a JSON object"),
+                        ('{"prior": "gaussian"}', "missing dim, n, seed"),
+                        (json.dumps({**r.to_dict(), "dim_ks": [0.1]}), "dim_ks must list 3 values"),
+                        (json.dumps({**r.to_dict(), "prior": "laplace"}), "prior must be one of")]:
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            dg.PriorGapReport.load(bad)
+    with pytest.raises(ValueError, match="cannot read the report"):
+        dg.PriorGapReport.load(tmp_path / "missing.json")
+
+
+def test_draw_report_checks_its_inputs(tmp_path):
+    z = _prior("gaussian", 100, 4, 0)
+    r = dg.prior_gap(z, n_permutations=5)
+    paths = dg.draw_report(r, z, tmp_path, prefix="a_", n_dims=1)
+    assert sorted(paths) == ["dims", "norms", "off_manifold"]
+    assert all(p.startswith(str(tmp_path / "a_")) for p in paths.values())
+    with pytest.raises(ValueError, match=r"the report's \(100, 4\) encodings, got shape \(99, 4\)"):
+        dg.draw_report(r, z[:99], tmp_path)
+    with pytest.raises(TypeError, match="must be a PriorGapReport"):
+        dg.draw_report(r.to_dict(), z, tmp_path)

@@ -43,7 +43,7 @@ import functools
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -342,6 +342,44 @@ class PriorGapReport:
         with atomic_open(path, "w") as fh:
             fh.write(json.dumps(self.to_dict(), indent=2, allow_nan=False))
         return os.fspath(path)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "PriorGapReport":
+        """A report from :meth:`to_dict`'s data (e.g. a ``report.json`` read back).
+
+        Raises:
+            ValueError: not a mapping, missing fields, per-dimension lists of the wrong length.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a prior-gap report must be a JSON object, got {type(data).__name__}")
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data and n not in ("curve", "label")]
+        if missing:
+            raise ValueError(f"not a prior-gap report: missing {', '.join(missing)}")
+        report = cls(**{n: data[n] for n in names if n in data})
+        for name in ("dim_mean", "dim_var", "dim_ks", "dim_ks_p"):
+            values = getattr(report, name)
+            if not isinstance(values, list) or len(values) != report.dim:
+                raise ValueError(f"not a prior-gap report: {name} must list {report.dim} values")
+        check_prior(report.prior)
+        return report
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "PriorGapReport":
+        """A report written by :meth:`save`.
+
+        Raises:
+            ValueError: unreadable or invalid JSON, or not a report (see :meth:`from_dict`).
+        """
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read the report {os.fspath(path)!r}: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)!r}: {exc}") from None
 
     def summary(self) -> str:
         """The report as a few lines of text (what ``latentatlas diagnose`` prints)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
                     "nearest-neighbour distances (1 - q when there is no gap). Prints the report and writes "
                     "report.json, dims.png, norms.png and off_manifold.png into --out.",
         examples=["latentatlas diagnose --model digits-vae --data digits --out gap-vae",
-                  "latentatlas diagnose --model digits-gan --store digits-gan.npz --out gap-gan",
+                  "latentatlas diagnose --model digits-gan --data digits --out gap-gan --compare gap-vae/report.json",
                   "latentatlas diagnose --store shapes.npz --prior gaussian --split test --q 0.95 --out gap"])
     g = p.add_argument_group("encodings (a store, or a model and a data set to encode)")
     g.add_argument("--store", type=Path, help="latent store from 'latentatlas encode'")
@@ -56,6 +57,8 @@ def register(subparsers: Any) -> None:
                         "(default 0.01, Burda et al. 2016)")
     p.add_argument("--out", required=True, type=Path, help="folder for report.json and the plots")
     p.add_argument("--no-plots", action="store_true", help="write only report.json")
+    p.add_argument("--compare", type=Path, metavar="REPORT_JSON",
+                   help="another run's report.json: print both side by side and write comparison.json")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior samples and permutations (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per encoder call (default 256)")
     add_device_argument(p)
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--active-threshold must be a non-negative number, got {args.active_threshold}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    other = diagnostics.PriorGapReport.load(args.compare) if args.compare is not None else None
     out = make_output_dir(args.out)
     z, prior, label = _encodings(args)
     if len(z) < 10:
@@ -113,5 +117,15 @@ def run(args: argparse.Namespace) -> int:
     written = [report.save(out / "report.json")]
     if not args.no_plots:
         written += list(diagnostics.draw_report(report, z, out).values())
+    if other is not None:
+        names = [report.label, other.label if other.label and other.label != report.label else str(args.compare)]
+        comparison = diagnostics.compare(report, other, names=names)
+        print()
+        print(diagnostics.format_comparison(comparison))
+        from .._files import atomic_open
+
+        with atomic_open(out / "comparison.json", "w") as fh:
+            fh.write(json.dumps(comparison, indent=2, allow_nan=False))
+        written.append(out / "comparison.json")
     print_written(written)
     return 0
