@@ -136,7 +136,8 @@ def test_label_table_errors(call, err, match):
 def celeba(tmp_path):
     """A tiny CelebA folder in the real text formats (attribute file and partition, no images needed)."""
     y, _ = _paper_table_1()
-    open_ = np.array([1] * 30 + [0] * 18 + [1] * 10 + [0] * 42)  # a third attribute, Mouth_Slightly_Open
+    # Mouth_Slightly_Open with the paper's Table 2 against Smiling: 36 / 12 / 12 / 40 %
+    open_ = np.array([1] * 36 + [0] * 12 + [1] * 12 + [0] * 40)
     names = ["Male", "Mouth_Slightly_Open", "Smiling"]
     rows = [f"{i:06d}.jpg " + " ".join("1" if v else "-1" for v in (y[i, 1], open_[i], y[i, 0]))
             for i in range(100)]
@@ -151,12 +152,14 @@ def test_labels_on_a_celeba_attribute_file(capsys, tmp_path, celeba):
     root, labels, names = celeba
     js = tmp_path / "t.json"
     code, out, err = run_cli(capsys, "labels", "--data", "celeba", "--data-root", root, "--pair", "Smiling,Male",
-                             "--top", "2", "--json", js)
+                             "--pair", "Smiling,Mouth_Slightly_Open", "--top", "2", "--json", js)
     assert code == 0, err
     lines = out.splitlines()
-    i = lines.index(next(ln for ln in lines if ln.startswith("Smiling ")))
-    assert lines[i].split() == ["Smiling", "17.0%", "31.0%", "48.0%"]
+    i, j = [k for k, ln in enumerate(lines) if ln.startswith("Smiling ")]
+    assert lines[i].split() == ["Smiling", "17.0%", "31.0%", "48.0%"]  # the paper's Table 1
     assert lines[i + 2].split() == ["total", "42.0%", "58.0%"]
+    assert lines[j].split() == ["Smiling", "36.0%", "12.0%", "48.0%"]  # and its Table 2
+    assert lines[j + 1].split() == ["not", "Smiling", "12.0%", "40.0%", "52.0%"]
     ranking = [ln for ln in lines if ln.lstrip().startswith(("1.", "2."))]
     ref = attributes.correlated_pairs(labels, names, top=2)
     assert [ln.split()[1:4] for ln in ranking] == [[t.a, "x", t.b] for t in ref]
