@@ -147,6 +147,7 @@ def test_prior_samples_read_no_gap(prior, n, d, seed):
     m = r.n_prior
     tol = 4 * math.sqrt(0.01 * 0.99 / m) + 4 * math.sqrt(0.01 * 0.99 / n)
     assert abs(r.off_manifold - 0.01) < tol
+    assert r.off_manifold_active == r.off_manifold  # every unit active: the same measure
     curve = dict(zip(r.curve["q"], r.curve["fraction"]))
     assert abs(curve[0.5] - 0.5) < 4 * math.sqrt(0.25 / m) + 4 * math.sqrt(0.25 / n)
 
@@ -174,7 +175,12 @@ def test_planted_deviations_are_detected(kind):
     assert r.active_units == (7 if kind == "collapsed" else 10)
     if kind == "shifted":  # a shift of half an SD in 3 of 10 dims: the means and KS see it
         assert min(r.dim_mean[:3]) > 0.4 and max(np.abs(r.dim_mean[3:])) < 0.1
-    else:  # shrunk dims leave holes: beyond the null's band (0.01 + 4 SD of each side's noise, ~0.028)
+    if kind == "collapsed":  # the 7 untouched dimensions alone read no gap again
+        assert abs(r.off_manifold_active - 0.01) < 4 * math.sqrt(0.01 * 0.99 / 2000) * 2
+        assert "on the 7 active units only" in r.summary()
+    else:
+        assert r.off_manifold_active == r.off_manifold
+    if kind != "shifted":  # shrunk dims leave holes: beyond the null's band (0.01 + 4 SD of each side's noise, ~0.028)
         assert r.off_manifold > 0.03
         assert r.norm["below_p01"] > 0.02  # beyond the null's 4-SD binomial band (0.01 + 4 * 0.0022)
 
@@ -272,3 +278,13 @@ def test_draw_report_checks_its_inputs(tmp_path):
         dg.draw_report(r, z[:99], tmp_path)
     with pytest.raises(TypeError, match="must be a PriorGapReport"):
         dg.draw_report(r.to_dict(), z, tmp_path)
+
+
+def test_no_active_unit_leaves_the_active_measure_undefined():
+    z = _prior("gaussian", 200, 3, 0) * 1e-3
+    r = dg.prior_gap(z, n_permutations=5)
+    assert r.active_units == 0 and r.off_manifold_active is None and r.off_manifold == 1.0
+    assert "on the 0 active units only: -" in r.summary() and r.to_dict()["off_manifold_active"] is None
+    rows = {row["metric"]: row for row in dg.compare(r, r, names=["x", "y"])["rows"]}
+    assert rows["off-manifold, active units only"]["x"] is None and "-" in dg.format_comparison(
+        dg.compare(r, r, names=["x", "y"]))

@@ -316,6 +316,7 @@ class PriorGapReport:
     n_prior: int                   # prior samples queried
     curve: dict[str, list[float]] = field(default_factory=dict)  # {"q": [...], "fraction": [...]}
     label: str = ""
+    off_manifold_active: float | None = None  # the same on the active units only (None: none active)
 
     @property
     def max_ks(self) -> float:
@@ -353,7 +354,7 @@ class PriorGapReport:
         if not isinstance(data, dict):
             raise ValueError(f"a prior-gap report must be a JSON object, got {type(data).__name__}")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n not in ("curve", "label")]
+        missing = [n for n in names if n not in data and n not in ("curve", "label", "off_manifold_active")]
         if missing:
             raise ValueError(f"not a prior-gap report: missing {', '.join(missing)}")
         report = cls(**{n: data[n] for n in names if n in data})
@@ -401,6 +402,9 @@ class PriorGapReport:
             f"farther from every encoding than {100 * self.q:g}% of encodings from their nearest "
             f"(no gap: {100 * (1 - self.q):.1f}%)",
         ]
+        if self.active_units < self.dim:
+            active = "-" if self.off_manifold_active is None else f"{100 * self.off_manifold_active:.1f}%"
+            lines.append(f"  off-manifold probability on the {self.active_units} active units only: {active}")
         return "\n".join(lines)
 
 
@@ -480,12 +484,23 @@ def prior_gap(latents: Any, prior: Any = "gaussian", *, seed: int = 0, q: float 
     thresholds = np.quantile(within, qs)
     fractions = (outside[:, None] > thresholds[None, :]).mean(axis=0)
     at_q = int(np.flatnonzero(qs == q)[0])
+    # The same measure on the active units alone: a decoder mostly ignores collapsed
+    # dimensions, whose spread would otherwise dominate every distance.
+    keep = np.flatnonzero(var > active_threshold * _PRIOR_VAR[prior_name])
+    if keep.size == dim:
+        off_active: float | None = float(fractions[at_q])
+    elif keep.size == 0:
+        off_active = None
+    else:
+        sub_within = nearest_distances(ref[:, keep], exact_limit=exact_limit)
+        sub_outside = nearest_distances(ref[:, keep], probes[:, keep], exact_limit=exact_limit)
+        off_active = float(np.mean(sub_outside > np.quantile(sub_within, q)))
     return PriorGapReport(
         prior=prior_name, dim=dim, n=n, seed=seed, dim_mean=mean.tolist(), dim_var=var.tolist(),
         dim_ks=ks.tolist(), dim_ks_p=ks_p.tolist(), active_units=active, active_threshold=float(active_threshold),
         norm=norm, mmd=mmd, off_manifold=float(fractions[at_q]), q=q,
         off_manifold_threshold=float(thresholds[at_q]), n_neighbors=len(ref), n_prior=m,
-        curve={"q": qs.tolist(), "fraction": fractions.tolist()}, label=label)
+        curve={"q": qs.tolist(), "fraction": fractions.tolist()}, label=label, off_manifold_active=off_active)
 
 
 # ----------------------------------------------------------------------------- comparing
@@ -505,6 +520,7 @@ _ROWS: list[tuple[str, Any, str]] = [
     ("MMD²", lambda r: r.mmd["mmd2"], "~0"),
     ("MMD permutation p-value", lambda r: r.mmd["p_value"], "not small"),
     ("off-manifold probability", lambda r: r.off_manifold, "1 - q"),
+    ("off-manifold, active units only", lambda r: r.off_manifold_active, "1 - q"),
 ]
 
 

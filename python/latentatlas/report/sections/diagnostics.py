@@ -26,6 +26,7 @@ _GAP_ROWS = [
     ("MMD²", "mmd.mmd2", 1.0, ""),
     ("MMD permutation p-value", "mmd.p_value", 1.0, ""),
     ("off-manifold probability (q = 0.99; no gap: 1%)", "off_manifold", 100.0, "%"),
+    ("off-manifold probability on the active units only", "off_manifold_active", 100.0, "%"),
 ]
 
 
