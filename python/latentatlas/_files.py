@@ -3,18 +3,25 @@ index files, reports, benchmark JSON).
 
 Atomic writes: a temporary file beside the target, moved over it with os.replace only
 once fully written, and removed on failure, so no reader ever sees a half-written file.
-:func:`jsonable` turns results holding numpy values into strict JSON. Standard library
-only, so the command line can use it without importing numpy or torch."""
+:func:`jsonable` turns results holding numpy values into strict JSON; :func:`parse_json`
+reads JSON with a nesting limit and errors that name the file. Standard library only, so
+the command line can use it without importing numpy or torch."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import tempfile
 from typing import IO, Any, Callable, Iterator
 
-__all__ = ["atomic_write", "atomic_open", "jsonable"]
+__all__ = ["atomic_write", "atomic_open", "jsonable", "naming", "parse_json", "MAX_JSON_DEPTH"]
+
+#: The deepest nesting of arrays and objects :func:`parse_json` accepts (latentatlas
+#: files nest a few levels; far deeper input would exhaust the recursion of the parser
+#: or of the code that walks the result).
+MAX_JSON_DEPTH = 64
 
 
 def _read_umask() -> int:
@@ -49,10 +56,20 @@ def _temporary_beside(path: str | os.PathLike) -> Iterator[str]:
         yield tmp
         os.chmod(tmp, _final_mode(target))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise naming(exc, target) from exc
         raise
+
+
+def naming(exc: OSError, path: str | os.PathLike) -> OSError:
+    """``exc`` if it names a file, else an OSError of the same errno that names ``path``
+    (a full disk's ``write`` error says only "No space left on device")."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return OSError(exc.errno, f"{exc.strerror or exc} while writing", os.fspath(path))
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> str:
@@ -100,3 +117,28 @@ def jsonable(value: Any, default: Callable[[Any], Any] | None = None) -> Any:
     if default is not None:
         return jsonable(default(value))
     raise TypeError(f"{type(value).__name__} values cannot be written as JSON")
+
+
+def parse_json(text: str | bytes, source: str | os.PathLike, what: str = "") -> Any:
+    """``text`` parsed as JSON; any problem is a ValueError naming ``source`` (the file)
+    and ``what`` part of it, when given: invalid JSON or encoding, or nesting deeper than
+    :data:`MAX_JSON_DEPTH`."""
+    name = repr(os.fspath(source)) + (f": {what}" if what else "")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{name}: JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{name} is not valid JSON: {exc}") from None
+    level = [value] if isinstance(value, (list, dict)) else []  # containers at depth 1, 2, ...
+    for _ in range(MAX_JSON_DEPTH):
+        if not level:
+            return value
+        inner: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            inner.extend(c for c in children if isinstance(c, (list, dict)))
+        level = inner
+    if not level:
+        return value
+    raise ValueError(f"{name}: JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")

@@ -3,8 +3,8 @@
 Each subcommand is a module of :mod:`latentatlas.commands` with a ``register(subparsers)``
 function that adds its parser and sets ``handler`` (a function ``args -> int``); this
 module only lists the registrars, parses and dispatches. Expected failures (bad
-arguments, missing or malformed files, a diverged training run) print one line on stderr
-and exit non-zero, without a traceback.
+arguments, missing or malformed files, a diverged training run, a request too large for
+memory) print one line on stderr and exit non-zero, without a traceback.
 """
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args))
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
         print(f"latentatlas {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:  # a size no check caught: one line naming it, not a traceback
+        detail = str(exc).splitlines()[0] if str(exc) else "an allocation failed"
+        print(f"latentatlas {args.command}: error: out of memory ({detail}); ask for less", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"latentatlas {args.command}: interrupted", file=sys.stderr)

@@ -207,6 +207,28 @@ def check_indices(indices: Iterable[int], n: int, what: str) -> list[int]:
     return out
 
 
+# ----------------------------------------------------------------------------- sizes
+
+#: The most images one command decodes into a sheet or GIF, and the most pixels (all
+#: images, after --scale) it renders: larger requests are one error line before any work.
+MAX_IMAGES = 10_000
+MAX_PIXELS = 200_000_000
+
+
+def check_render_size(count: int, what: str, model: Any, scale: int | None) -> None:
+    """ValueError unless decoding ``count`` images of ``model`` at ``scale`` (None: the
+    renderer's own, at least 1) stays within :data:`MAX_IMAGES` and :data:`MAX_PIXELS`;
+    ``what`` names the request (with its options) in the message."""
+    if count > MAX_IMAGES:
+        raise ValueError(f"{what} is {count:,} images, more than the limit of {MAX_IMAGES:,}")
+    _, height, width = tuple(getattr(model, "image_shape", None) or (1, 1, 1))
+    s = scale or 1
+    pixels = count * height * s * width * s
+    if pixels > MAX_PIXELS:
+        raise ValueError(f"{what} at --scale {s} is {pixels:,} pixels ({count:,} images of {height * s}x{width * s}), "
+                         f"more than the limit of {MAX_PIXELS:,}")
+
+
 # ----------------------------------------------------------------------------- outputs
 
 

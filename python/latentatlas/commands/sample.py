@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ._common import (IMAGE_SUFFIXES, SPLIT_CHOICES, add_data_arguments, add_device_argument,
                       add_model_argument, add_parser, add_progress_argument, check_images_fit, check_indices,
+                      check_render_size,
                       check_latent_dim, check_output, int_list, load_dataset, load_model, load_store,
                       name_list, positive_int, print_written, split_rows)
 
@@ -227,6 +228,7 @@ def _run_random(args: argparse.Namespace) -> int:
     from .. import sampling, sheets
 
     model = _start(args)
+    check_render_size(args.rows * args.cols, f"--rows {args.rows} x --cols {args.cols}", model, args.scale)
     z = sampling.sample_grid(model, args.rows, args.cols, seed=args.seed)
     sheet = sheets.latent_grid_sheet(model, z, batch_size=args.batch_size, scale=args.scale)
     return _finish(args, sheet, z, f"decoded {args.rows}x{args.cols} samples of the {model.prior} prior "
@@ -237,6 +239,7 @@ def _run_grid(args: argparse.Namespace) -> int:
     from .. import grids, sheets
 
     model = _start(args)
+    check_render_size(args.rows * args.cols, f"--rows {args.rows} x --cols {args.cols}", model, args.scale)
     source = _Source(args, model)
     z, rows = source.anchors(args.anchors, _count_in(lambda k: k in (2, 3, 4), "a grid needs 2, 3 or 4 anchors"))
     grid = grids.interpolation_grid(z, args.rows, args.cols, method=args.method)
@@ -254,6 +257,9 @@ def _run_strips(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise ValueError("--steps must be at least 2 (a strip includes both endpoints)")
     model = _start(args)
+    pairs = len(args.indices) // 2 if args.indices is not None else args.pairs
+    check_render_size(pairs * len(args.methods) * (args.steps + 2),
+                      f"{pairs} pair(s) x {len(args.methods)} method(s) x --steps {args.steps}", model, args.scale)
     source = _Source(args, model)
     z, rows = source.anchors(2 * args.pairs, _count_in(lambda k: k >= 2 and k % 2 == 0,
                                                        "strips need an even number of anchors (starts, then ends)"))
@@ -271,6 +277,7 @@ def _run_jdiagram(args: argparse.Namespace) -> int:
     if args.rows < 2 or args.cols < 2:
         raise ValueError("a J-Diagram needs --rows and --cols of at least 2")
     model = _start(args)
+    check_render_size(args.rows * args.cols + 3, f"--rows {args.rows} x --cols {args.cols}", model, args.scale)
     source = _Source(args, model)
     z, rows = source.anchors(3, _count_in(lambda k: k == 3, "a J-Diagram needs exactly 3 anchors (A, B, C)"))
     grid = grids.j_diagram(z[0], z[1], z[2], args.rows, args.cols, method=args.method)
@@ -289,6 +296,7 @@ def _run_mine(args: argparse.Namespace) -> int:
     from .. import sheets
 
     model = _start(args)
+    check_render_size(args.rows * args.cols, f"--rows {args.rows} x --cols {args.cols}", model, args.scale)
     source = _Source(args, model)
     if source.store is None and source.dataset is None:
         raise ValueError("a MINE grid searches encoded data: give --store or --data")
@@ -317,6 +325,8 @@ def _run_walk(args: argparse.Namespace) -> int:
     from ..data import write_json_vectors
 
     model = _start(args)
+    anchors = len(args.indices) if args.indices is not None else args.anchors
+    check_render_size(anchors * args.steps + 1, f"{anchors} anchors x --steps {args.steps}", model, args.scale)
     source = _Source(args, model)
     z, rows = source.anchors(args.anchors, _count_in(lambda k: k >= 2, "a walk needs at least 2 anchors"))
     starts, ends = (z[:-1], z[1:]) if args.open else (z, np.roll(z, -1, axis=0))

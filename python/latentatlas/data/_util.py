@@ -3,7 +3,6 @@ re-exported from latentatlas._files)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_open  # noqa: F401  (re-exported for the data modules)
+from .._files import parse_json
 
 SPLITS = ("train", "valid", "test")
 
@@ -68,10 +68,13 @@ def check_annotations(
 
 
 def read_json(path: Path, missing: str) -> Any:
-    """Parse the JSON file ``path``; ``missing`` is the message if it does not exist. Errors are ValueErrors."""
+    """Parse the JSON file ``path``; ``missing`` is the message if it does not exist. Errors
+    (invalid JSON, nesting deeper than :data:`~latentatlas._files.MAX_JSON_DEPTH`) are
+    ValueErrors naming the file."""
     if not path.is_file():
         raise ValueError(missing)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    return parse_json(text, path)

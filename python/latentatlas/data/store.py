@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._arrays import as_numpy, check_int, is_number, run_batched
-from .._files import jsonable
+from .._files import jsonable, parse_json
 from ._util import SPLITS, atomic_open, check_annotations, read_json
 from .dataset import Dataset
 
@@ -93,17 +93,21 @@ class LatentStore:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LatentStore:
-        """Read a store written by :meth:`save`; never unpickles (``allow_pickle=False``)."""
+        """Read a store written by :meth:`save`; never unpickles (``allow_pickle=False``).
+        Every problem (a forged array size, bad contents) is a ValueError naming the file."""
         data, provenance = _read_npz(Path(path), "latent store", _STORE_FORMAT,
                                      ("latents", "labels", "label_names", "split"))
-        return cls(
-            latents=data["latents"],
-            labels=data["labels"],
-            label_names=[str(s) for s in data["label_names"]],
-            split=data["split"],
-            classes=data.get("classes"),
-            provenance=provenance,
-        )
+        try:
+            return cls(
+                latents=data["latents"],
+                labels=data["labels"],
+                label_names=[str(s) for s in data["label_names"]],
+                split=data["split"],
+                classes=data.get("classes"),
+                provenance=provenance,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r}: {exc}") from None
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
         """Write only the latents in the paper library's JSON vector format (a list of lists)."""
@@ -197,6 +201,49 @@ class VectorSet:
             raise ValueError(f"{str(path)!r}: {exc}") from None
 
 
+#: The largest arrays a store or vector file may hold (checked from each array's header,
+#: before anything is allocated): at most MAX_ROWS along the first axis, MAX_COLS along
+#: the others, and MAX_ARRAY_BYTES in all.
+MAX_ROWS = 100_000_000
+MAX_COLS = 1_000_000
+MAX_ARRAY_BYTES = 16 << 30
+
+
+class _SizeError(ValueError):
+    """An array whose header promises more than the file holds or the limits allow."""
+
+
+def _check_npz_sizes(fh: Any, path: Path) -> None:
+    """Reads each member's ``.npy`` header (not its data) and checks the shape it claims
+    against the limits and the member's byte length, so a forged header is a ValueError
+    naming the file and the array instead of a huge allocation."""
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(fh) as zf:
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            with zf.open(info) as member:
+                major, _ = npy.read_magic(member)
+                reader = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+                shape, _, dtype = reader(member)
+                header = member.tell()
+            if dtype.hasobject:
+                continue  # np.load refuses these (allow_pickle=False) without reading them
+            too_big = [(i, n) for i, n in enumerate(shape) if n > (MAX_ROWS if i == 0 else MAX_COLS)]
+            if too_big:
+                axis, n = too_big[0]
+                limit = MAX_ROWS if axis == 0 else MAX_COLS
+                raise _SizeError(f"{str(path)!r}: array {name!r} claims shape {shape}, beyond the limit of "
+                                 f"{limit:,} along axis {axis}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes > MAX_ARRAY_BYTES:
+                raise _SizeError(f"{str(path)!r}: array {name!r} claims shape {shape} ({nbytes:,} bytes), beyond "
+                                 f"the limit of {MAX_ARRAY_BYTES:,} bytes")
+            if info.file_size != header + nbytes:
+                raise _SizeError(f"{str(path)!r}: array {name!r} claims shape {shape} {dtype} ({nbytes:,} bytes) "
+                                 f"but the file holds {info.file_size - header:,} bytes of it")
+
+
 def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays of a latentatlas ``.npz`` file (never unpickled) and its parsed
     ``provenance``, after checking that ``required`` arrays, ``format`` == ``version``
@@ -208,8 +255,12 @@ def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) ->
             if fh.read(4) != b"PK\x03\x04":  # else np.load would try (and refuse) a pickle or a bare .npy
                 raise ValueError("not a zip archive")
             fh.seek(0)
+            _check_npz_sizes(fh, path)
+            fh.seek(0)
             with np.load(fh, allow_pickle=False) as npz:
                 data = {k: npz[k] for k in npz.files}
+    except _SizeError as exc:
+        raise ValueError(str(exc)) from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{str(path)!r} is not a readable {what} (.npz): {exc}") from None
     missing = [k for k in ("format", *required, "provenance") if k not in data]
@@ -218,10 +269,7 @@ def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) ->
     fmt = data["format"]
     if fmt.shape != () or fmt.dtype.kind not in "iu" or int(fmt) != version:
         raise ValueError(f"{str(path)!r}: unsupported {what} format {fmt.tolist()!r}")
-    try:
-        provenance = json.loads(str(data["provenance"]))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{str(path)!r}: provenance is not valid JSON: {exc}") from None
+    provenance = parse_json(str(data["provenance"]), path, "provenance")
     if not isinstance(provenance, dict):
         raise ValueError(f"{str(path)!r}: provenance must be a JSON object")
     return data, provenance

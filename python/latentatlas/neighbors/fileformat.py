@@ -10,8 +10,9 @@ hnswlib's bytes the projection (``(r, dim)`` float32 basis, ``(dim,)`` float32 m
 when count > 0), the ids of the rows (``(count,)`` int64) and the full-dimension vectors
 (``(count, dim)`` float32), all little-endian and all covered by the checksum.
 
-:func:`read_index` checks all of it, and cross-checks hnswlib's own header against dim,
-count and M, before hnswlib reads a byte, so a truncated, corrupt or foreign file is a
+:func:`read_index` checks all of it, and hnswlib's bytes structurally against dim, count
+and M (:mod:`._hnsw_payload`: every size, link count, neighbour id and the entry point),
+before hnswlib reads a byte, so a truncated, corrupt, foreign or hand-edited file is a
 ``ValueError`` naming the problem.
 """
 
@@ -29,6 +30,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .._files import atomic_open
+from ._hnsw_payload import check_hnsw_payload
 from .exact import SPACES
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "REDUCED_FORMAT_VERSION", "check_folder", "write_index", "read_index",
@@ -40,11 +42,6 @@ REDUCED_FORMAT_VERSION = 2  # reduced-dimension indexes (projection + full vecto
 _PREFIX = struct.Struct("<8sII")
 _MAX_HEADER = 1 << 16
 _CHUNK = 1 << 20
-
-# hnswlib's own header (hnswalg.h, saveIndex): offsetLevel0, max_elements, count,
-# size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
-# enterpoint (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction (size_t).
-_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
 
 
 def check_folder(path: str | os.PathLike) -> str:
@@ -111,6 +108,8 @@ def read_index(path: str) -> Iterator[tuple[dict[str, Any], str, bytes]]:
         ValueError: not an index file, unsupported version, corrupt header, truncated or
             trailing data, checksum mismatch, or hnswlib data that contradict the header.
     """
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder, not a NeighborIndex file")
     with open(path, "rb") as f:
         header = _read_header(f, path)
         expected = header.pop("sha256")
@@ -128,7 +127,8 @@ def read_index(path: str) -> Iterator[tuple[dict[str, Any], str, bytes]]:
             digest.update(extras)
             if digest.hexdigest() != expected:
                 raise ValueError(f"{path!r}: checksum mismatch, the index file is corrupt")
-            _check_hnsw_payload(raw, header, path, header.get("reduce_dim") or header["dim"])
+            check_hnsw_payload(raw, path, dim=header.get("reduce_dim") or header["dim"], count=header["count"],
+                               M=header["M"], ef_construction=header["ef_construction"])
             yield header, raw, extras
 
 
@@ -158,27 +158,6 @@ def unpack_reduced(extras: bytes, count: int, dim: int, reduce_dim: int
     if count:
         basis, mean = take("<f4", (reduce_dim, dim)), take("<f4", (dim,))
     return basis, mean, take("<i8", (count,)), take("<f4", (count, dim))
-
-
-def _check_hnsw_payload(raw: str, header: dict[str, Any], path: str, graph_dim: int) -> None:
-    """Cross-checks hnswlib's header against ours before hnswlib reads the data, so a
-    file whose header describes other data (another dim, count or M) is refused instead
-    of being read out of bounds."""
-    with open(raw, "rb") as f:
-        head = f.read(_HNSW_HEADER.size)
-    if len(head) < _HNSW_HEADER.size:
-        raise ValueError(f"{path!r}: the index data are too short to be an hnswlib index")
-    (_, _, count, per_element, label_offset, offset_data, _, _, max_m, max_m0, m, _,
-     _) = _HNSW_HEADER.unpack(head)
-    links = max_m0 * 4 + 4
-    vector_bytes = graph_dim * 4
-    consistent = (count == header["count"] and m == header["M"] and max_m == m and offset_data == links
-                  and label_offset == links + vector_bytes and per_element == links + vector_bytes + 8
-                  and header.get("hnsw_bytes", header["payload_bytes"]) >= _HNSW_HEADER.size + count * per_element)
-    if not consistent:
-        raise ValueError(f"{path!r}: the header (dim {header['dim']}, count {header['count']}, M {header['M']}) "
-                         f"does not match the index data (count {count}, M {m}, "
-                         f"{per_element - links - 8} bytes per vector)")
 
 
 def _check_reduced_header(header: dict[str, Any], path: str) -> None:
@@ -211,8 +190,8 @@ def _read_header(f: Any, path: str) -> dict[str, Any]:
         raise ValueError(f"{path!r} is truncated: the header is cut short")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path!r}: corrupt header ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path!r}: corrupt header ({exc})") from None
     ints = ("dim", "count", "M", "ef_construction", "ef", "seed", "next_id", "payload_bytes")
     if not isinstance(header, dict) or any(not isinstance(header.get(key), int) or isinstance(header.get(key), bool)
                                            or header[key] < 0 for key in ints):
