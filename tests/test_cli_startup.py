@@ -21,7 +21,8 @@ def test_importing_the_cli_does_not_import_torch():
 
 
 #: Every subcommand the README documents, in the order ``latentatlas --help`` lists them.
-COMMANDS = ["info", "train", "encode", "sample", "sheets", "atvec", "classify", "edit", "demo", "quality", "bench", "serve"]
+COMMANDS = ["info", "train", "encode", "sample", "sheets", "atvec", "labels", "classify", "diagnose", "edit", "demo",
+            "quality", "bench", "serve"]
 
 
 def _listed_commands(help_text: str) -> list[str]:

@@ -22,13 +22,15 @@ from latentatlas.report import Figure, Number, Section, Table, format_value, loo
 
 EXPECTED_FILES = [
     "norm_along_path.png", "strips_vae.png", "strips_gan.png", "j_diagram_vae.png", "j_diagram_gan.png",
-    "mine.png", "samples_vae.png", "samples_gan.png", "walk.gif", "traversals.png", "correlated_labels.png",
+    "mine.png", "samples_vae.png", "samples_gan.png", "walk.gif",
+    *[f"prior_gap_{m}_{kind}.png" for m in ("vae", "gan") for kind in ("dims", "norms", "off_manifold")], "traversals.png", "correlated_labels.png",
     "labelling_bias.png", "two_attributes.png", "atdot_roc_shapes.png", "atdot_hist_shapes.png",
     "atdot_roc_digits.png", "centroid_walks.png", "centroid_walk_probabilities.png", "move_7_along_6_to_0.png",
     "move_7_probabilities.png", "vae_2d_latent_space.png", "reconstructions_2d_vs_20d.png", "naive_bayes_samples.png",
     "results.json", "index.html",
 ]
-SECTIONS = ["paths", "j_diagrams", "mine", "samples", "traversals", "correlated_labels", "labelling_bias",
+SECTIONS = ["paths", "j_diagrams", "mine", "samples", "prior_gap", "traversals", "correlated_labels", "label_tables",
+            "labelling_bias",
             "two_attributes", "atdot", "blog_models", "walks"]
 
 
@@ -97,8 +99,8 @@ def test_fast_demo_writes_every_file_and_section(report):
 @pytest.mark.slow
 def test_progress_is_one_line_per_step_with_elapsed_time(report):
     lines = report["log"].strip().splitlines()
-    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\ds\] \[\d+/13\] ", ln)]
-    assert len(steps) == 13 and lines[-1].startswith("[") and "done in" in lines[-1]
+    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\ds\] \[\d+/15\] ", ln)]
+    assert len(steps) == 15 and lines[-1].startswith("[") and "done in" in lines[-1]
 
 
 @pytest.mark.slow
@@ -347,3 +349,24 @@ def test_demo_usage_errors_exit_2(capsys):
     assert cli.main(["demo", "--out", "x", "--seed", "one"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("latentatlas demo: error:") for line in err)
+
+
+@pytest.mark.slow
+def test_prior_gap_and_label_tables_agree_with_independent_numbers(report):
+    from latentatlas import diagnostics, models, sampling
+    from latentatlas.data import load_digits
+
+    r = report["results"]
+    gan = models.load("digits-gan")
+    z = sampling.encode_batched(gan, load_digits().images)
+    ref = diagnostics.prior_gap(z, gan, seed=0, n_permutations=50)
+    got = r["prior_gap"]["digits_gan"]
+    assert got["active_units"] == ref.active_units and got["n"] == len(z) == r["prior_gap"]["digits_vae"]["n"]
+    assert got["off_manifold"] == pytest.approx(ref.off_manifold, abs=1e-9)
+    assert r["prior_gap"]["digits_vae"]["prior"] == "gaussian" and got["prior"] == "uniform"
+    tables = r["label_tables"]
+    # phi of the training labels, as the correlated-labels experiment measured it with np.corrcoef
+    assert tables["before"]["phi"] == pytest.approx(r["correlated_labels"]["label_correlation"], rel=1e-9)
+    assert np.allclose(tables["after"]["fractions"], 0.25) and abs(tables["after"]["phi"]) < 1e-12
+    phis = [abs(t["phi"]) for t in tables["ranking"]]
+    assert phis == sorted(phis, reverse=True) and phis[0] >= abs(tables["before"]["phi"]) - 1e-12

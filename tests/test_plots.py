@@ -118,3 +118,22 @@ def test_errors_write_nothing(tmp_path, call, exc, match):
 def test_missing_directory(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         plots.line_plot([0, 1], {"a": [0, 1]}, tmp_path / "nope" / "f.png")
+
+
+def test_density_panels_draw_histograms_against_densities(tmp_path):
+    rng = np.random.default_rng(0)
+    xs = np.linspace(-4, 4, 101)
+    pdf = np.exp(-xs ** 2 / 2) / np.sqrt(2 * np.pi)
+    path = plots.density_panels([(f"z{i}", rng.standard_normal(500) * s, xs, pdf) for i, s in enumerate((1, .5, 2))],
+                                tmp_path / "dims.png", cols=2)
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.size == (520, 440)
+    blended = (0.55 * C0 + 0.45 * 255).astype(int)  # the histograms: the first colour at alpha 0.55 on white
+    assert _colour_pixels(path, blended, tol=12) > 500
+    for panels, match in [([], "panels is empty"), ([("a", [1.0], xs)], "must be a .title, values, xs, density"),
+                          ([("a", [np.nan], xs, pdf)], "contains NaN"),
+                          ([("a", [1.0], xs, pdf[:-1])], "has 100 values but x has 101"),
+                          ([("a", [1.0], xs, -pdf)], "negative values")]:
+        with pytest.raises(ValueError, match=match):
+            plots.density_panels(panels, tmp_path / "bad.png")
+    assert not os.path.exists(tmp_path / "bad.png")

@@ -470,3 +470,170 @@ def edit(model: Any, images: Any, vectors: Any, strengths: Any, *, batch_size: i
     z = _encode(model, check_images(images), batch_size).astype(np.float32)
     V = as_numpy(vectors, np.float32)
     return decode_batched(model, ops.offset(z, V, strengths), batch_size=batch_size)
+
+
+# ----------------------------------------------------------------------------- label tables
+# (kept together at the end of the module, with their own imports)
+
+import dataclasses  # noqa: E402
+import math  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+__all__ += ["LabelTable", "label_table", "correlated_pairs"]
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """The 2×2 breakdown of two binary attributes (the layout of the paper's Tables 1–2).
+
+    ``counts[i][j]`` is the (weighted) number of rows with ``a`` = 1 − i and ``b`` = 1 − j,
+    so the first row and column are the attribute present; ``fractions`` are the counts over
+    the whole, ``row_totals`` are P(a), P(not a), ``col_totals`` P(b), P(not b). ``phi`` is the
+    correlation of the two 0/1 columns (NaN when either is constant), ``odds_ratio`` is
+    ``n(a, b)·n(¬a, ¬b) / (n(a, ¬b)·n(¬a, b))`` (inf with an empty off-diagonal cell, NaN when
+    undefined), and ``p_a_given_b`` / ``p_a_given_not_b`` are the conditional rates of ``a``.
+    """
+
+    a: str
+    b: str
+    n: float
+    counts: tuple[tuple[float, float], tuple[float, float]]
+    fractions: tuple[tuple[float, float], tuple[float, float]]
+    row_totals: tuple[float, float]
+    col_totals: tuple[float, float]
+    phi: float
+    odds_ratio: float
+    p_a_given_b: float
+    p_a_given_not_b: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as JSON-able data (NaN and infinities as None)."""
+        from ._files import jsonable
+
+        return jsonable(dataclasses.asdict(self))
+
+    def format(self) -> str:
+        """The table as text in the paper's layout: percentages of the whole, with totals."""
+        def pct(v: float) -> str:
+            return f"{100 * v:.1f}%" if math.isfinite(v) else "-"
+
+        head = [f"{self.b}", f"not {self.b}", "total"]
+        rows = [(self.a, *(pct(v) for v in self.fractions[0]), pct(self.row_totals[0])),
+                (f"not {self.a}", *(pct(v) for v in self.fractions[1]), pct(self.row_totals[1])),
+                ("total", pct(self.col_totals[0]), pct(self.col_totals[1]), "")]
+        w0 = max(len(r[0]) for r in rows)
+        widths = [max(len(head[i]), *(len(r[i + 1]) for r in rows)) for i in range(3)]
+        lines = [" " * w0 + "  " + "  ".join(h.rjust(w) for h, w in zip(head, widths))]
+        lines += [r[0].ljust(w0) + "  " + "  ".join(c.rjust(w) for c, w in zip(r[1:], widths)) for r in rows]
+        odds = f"{self.odds_ratio:.3g}" if not math.isnan(self.odds_ratio) else "undefined"
+        lines.append(f"n = {self.n:g}, phi = {self.phi:+.3f}, odds ratio = {odds}; "
+                     f"P({self.a} | {self.b}) = {pct(self.p_a_given_b)}, "
+                     f"P({self.a} | not {self.b}) = {pct(self.p_a_given_not_b)}")
+        return "\n".join(lines)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den elementwise with x/0 = inf (x > 0) and 0/0 = NaN, without warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, np.nan))
+
+
+def _tables(y: np.ndarray, w: np.ndarray, pairs: Sequence[tuple[int, int]], names: list[str]) -> list[LabelTable]:
+    """Label tables for column pairs of 0/1 labels ``y`` with row weights ``w``, vectorised over pairs."""
+    ia = np.array([p[0] for p in pairs], dtype=np.int64)
+    ib = np.array([p[1] for p in pairs], dtype=np.int64)
+    n = float(w.sum())
+    yw = y * w[:, None]
+    both = yw.T @ y                      # (K, K): weighted n(a = 1, b = 1)
+    pos = yw.sum(axis=0)                 # weighted n(a = 1)
+    n11 = both[ia, ib]
+    n10 = pos[ia] - n11
+    n01 = pos[ib] - n11
+    n00 = n - n11 - n10 - n01
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margins = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+        phi = np.where(margins > 0, (n11 * n00 - n10 * n01) / np.sqrt(np.where(margins > 0, margins, 1.0)), np.nan)
+    odds = _ratio(n11 * n00, n10 * n01)
+    p_b = _ratio(n11, n11 + n01)
+    p_not_b = _ratio(n10, n10 + n00)
+    out = []
+    for k in range(len(pairs)):
+        c = ((float(n11[k]), float(n10[k])), (float(n01[k]), float(n00[k])))
+        f = tuple(tuple(v / n for v in row) for row in c)
+        out.append(LabelTable(names[ia[k]], names[ib[k]], n, c, f,  # type: ignore[arg-type]
+                              ((c[0][0] + c[0][1]) / n, (c[1][0] + c[1][1]) / n),
+                              ((c[0][0] + c[1][0]) / n, (c[0][1] + c[1][1]) / n),
+                              float(phi[k]), float(odds[k]), float(p_b[k]), float(p_not_b[k])))
+    return out
+
+
+def _table_inputs(labels: Any, label_names: Sequence[str] | None,
+                  weights: Any) -> tuple[np.ndarray, list[str], np.ndarray]:
+    y = _as_labels(labels, len(labels))
+    if y.shape[0] == 0:
+        raise ValueError("labels is empty: no rows to tabulate")
+    names = _names(label_names, y.shape[1])
+    if weights is None:
+        w = np.ones(y.shape[0])
+    else:
+        w = as_numpy(weights)
+        if w.shape != (y.shape[0],):
+            raise ValueError(f"weights must have one value per row, shape ({y.shape[0]},), got {w.shape}")
+        if w.dtype.kind not in "fiu":
+            raise TypeError(f"weights must be numbers, got dtype {w.dtype}")
+        w = w.astype(np.float64)
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be finite, non-negative and not all zero")
+    return y, names, w
+
+
+def label_table(labels: Any, a: Attr, b: Attr, *, label_names: Sequence[str] | None = None,
+                weights: Any = None) -> LabelTable:
+    """The 2×2 breakdown of attributes ``a`` and ``b`` as fractions of the whole, with row
+    and column totals, phi and the odds ratio (the paper's Tables 1 and 2).
+
+    Args:
+        labels: ``(N, K)`` 0/1 labels.
+        a, b: the two attributes, by column index or by name (with ``label_names``).
+        label_names: names of the K columns.
+        weights: optional ``(N,)`` non-negative row weights, e.g. the replication counts
+            of :func:`balance_weights` (the table after balancing).
+
+    Returns:
+        A :class:`LabelTable` (``.format()`` prints it, ``.to_dict()`` is JSON-able).
+
+    Raises:
+        ValueError: unknown or equal attributes, non-0/1 labels, no rows, bad weights.
+        TypeError: an attribute that is neither an index nor a name, non-numeric labels.
+    """
+    y, names, w = _table_inputs(labels, label_names, weights)
+    ca, cb = _attr_columns([a, b], names)
+    return _tables(y, w, [(ca, cb)], names)[0]
+
+
+def correlated_pairs(labels: Any, label_names: Sequence[str] | None = None, *, top: int | None = None,
+                     weights: Any = None) -> list[LabelTable]:
+    """Every pair of attributes ranked by |phi|, most correlated first: the pairs whose
+    vectors most need balancing. Pairs with a constant column (phi undefined) come last;
+    ties keep the column order.
+
+    Args:
+        labels: ``(N, K)`` 0/1 labels, K >= 2.
+        label_names: names of the K columns (default the column indices).
+        top: keep only the first ``top`` pairs (default all K·(K−1)/2).
+        weights: optional ``(N,)`` row weights, as in :func:`label_table`.
+
+    Returns:
+        A list of :class:`LabelTable`, one per pair ``(a, b)`` with ``a`` before ``b`` in the columns.
+    """
+    y, names, w = _table_inputs(labels, label_names, weights)
+    if y.shape[1] < 2:
+        raise ValueError(f"correlated_pairs needs at least two label columns, got {y.shape[1]}")
+    if top is not None:
+        top = check_int("top", top, 1)
+    pairs = list(itertools.combinations(range(y.shape[1]), 2))
+    tables = _tables(y, w, pairs, names)
+    strength = [abs(t.phi) if math.isfinite(t.phi) else -1.0 for t in tables]
+    order = sorted(range(len(tables)), key=lambda i: -strength[i])  # stable: ties keep column order
+    ranked = [tables[i] for i in order]
+    return ranked if top is None else ranked[:top]

@@ -18,9 +18,11 @@ from .commands import atvec as _atvec_command
 from .commands import bench as _bench_command
 from .commands import classify as _classify_command
 from .commands import demo as _demo_command
+from .commands import diagnose as _diagnose_command
 from .commands import edit as _edit_command
 from .commands import encode as _encode_command
 from .commands import info as _info_command
+from .commands import labels as _labels_command
 from .commands import quality as _quality_command
 from .commands import sample as _sample_command
 from .commands import serve as _serve_command
@@ -36,7 +38,9 @@ REGISTRARS: list[Callable[[Any], None]] = [
     _sample_command.register,
     _sheets_command.register,
     _atvec_command.register,
+    _labels_command.register,
     _classify_command.register,
+    _diagnose_command.register,
     _edit_command.register,
     _demo_command.register,
     _quality_command.register,

@@ -20,7 +20,7 @@ import numpy as np
 from ._arrays import as_numpy, check_int
 from ._files import atomic_open
 
-__all__ = ["line_plot", "small_multiples", "roc_plot", "histogram_plot", "scatter_plot"]
+__all__ = ["line_plot", "small_multiples", "roc_plot", "histogram_plot", "scatter_plot", "density_panels"]
 
 _FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -251,4 +251,50 @@ def scatter_plot(points: Any, classes: Any, path: str | os.PathLike, *, class_na
                    marker="o" if k < 10 else "^", label=name, linewidths=0)
     _style(ax, title, xlabel, ylabel)
     ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return _save(fig, path)
+
+
+def density_panels(panels: Sequence[tuple[str, Any, Any, Any]], path: str | os.PathLike, *, cols: int = 3,
+                   bins: int = 40, value_label: str = "encodings", reference_label: str = "prior",
+                   xlabel: str | None = None, panel_size: tuple[float, float] = (2.6, 2.0)) -> str:
+    """A grid of histograms, each against a reference density: one panel per
+    ``(title, values, xs, density)`` where ``values`` are drawn as a density histogram
+    (``bins`` bins) and ``density`` (as long as ``xs``) as a line over it: encoded
+    coordinates against the prior's marginal, encoded norms against the chi density.
+    Returns the path."""
+    _format_of(path)
+    cols = check_int("cols", cols, 1)
+    bins = check_int("bins", bins, 1)
+    if not panels:
+        raise ValueError("panels is empty")
+    checked = []
+    for i, item in enumerate(panels):
+        if not (isinstance(item, tuple) and len(item) == 4):
+            raise ValueError(f"panels[{i}] must be a (title, values, xs, density) tuple")
+        title, values, xs, density = item
+        v = _finite_numbers(values, f"panels[{i}] values")
+        x, ys = _series(xs, {reference_label: density}, f"panels[{i}] density")
+        if ys[reference_label].min() < 0:
+            raise ValueError(f"panels[{i}] density has negative values")
+        checked.append((str(title), v, x, ys[reference_label]))
+    ncols = min(cols, len(checked))
+    nrows = -(-len(checked) // ncols)
+    fig = _new_figure(panel_size[0] * ncols, panel_size[1] * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for idx, ax in enumerate(axes.flat):
+        if idx >= len(checked):
+            ax.set_visible(False)
+            continue
+        title, v, x, y = checked[idx]
+        lo, hi = min(v.min(), x.min()), max(v.max(), x.max())
+        ax.hist(v, bins=bins, range=(lo, hi) if hi > lo else None, density=True, alpha=0.55, color="C0",
+                label=value_label)
+        ax.plot(x, y, color="C3", linewidth=1.4, label=reference_label)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.grid(True, alpha=0.3)
+        if idx == 0:
+            ax.legend(fontsize=6)
+    if xlabel:
+        fig.supxlabel(xlabel, fontsize=9)
     return _save(fig, path)

@@ -89,6 +89,21 @@ def _attribute_columns(names: list[str], wanted: tuple[str, ...], option: str) -
     return [names.index(a) for a in wanted]
 
 
+def _print_breakdowns(y: Any, names: list[str], balance: tuple[str, ...], *, empty: str) -> None:
+    """The label table of every pair of the --balance attributes, before and after replication."""
+    import itertools
+
+    from .. import attributes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty cell was reported above
+        weights, _ = attributes.balance_weights(y, list(balance), label_names=names, empty=empty)
+    for a, b in itertools.combinations(balance, 2):
+        for when, w in (("before", None), ("after", weights)):
+            print(f"{a} x {b}, {when} replication:")
+            print(attributes.label_table(y, a, b, label_names=names, weights=w).format())
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute the requested vectors and write them; prints one line per vector."""
     import numpy as np
@@ -132,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(str(exc).replace("pass empty='drop'", "pass --drop-empty")) from None
         for w in caught:
             print(f"note: {w.message}")
+        _print_breakdowns(y, names, args.balance, empty="drop" if args.drop_empty else "error")
         for name, v in zip(args.balance, balanced):
             add(f"balanced:{name}", v, kind="balanced", attribute=name, over=list(args.balance))
     for aug in args.augment or ():

@@ -11,7 +11,7 @@ every section but uses fewer samples, smaller grids and fewer walk cells (for CI
 - :mod:`.page`: the report model (:class:`Section`, :class:`Figure`, :class:`Number`,
   :class:`Table`) and the HTML and JSON writer;
 - :mod:`.context`: what the sections share (models, data, sizes, the figure writer);
-- :mod:`.sections`: the eleven sections, grouped by the paper's and the blog's parts;
+- :mod:`.sections`: the thirteen sections, grouped by the paper's and the blog's parts;
 - :mod:`.runner`: :func:`run_demo`.
 """
 

@@ -32,15 +32,16 @@ class Sizes:
     measure_n: int        # held-out latents over which factor changes are averaged
     vae2d_epochs: int     # epochs of the blog's 2-D VAE, trained in the run
     nb_samples: int       # Naive-Bayes samples drawn per digit
+    gap_permutations: int  # permutations of the prior-gap MMD test
 
 
 #: The sizes of the full run and of ``--fast`` (every section kept, fewer samples and cells).
 FULL = Sizes(path_pairs=2000, path_steps=21, quality_pairs=500, strips=4, grid=7, mine=9, samples=8,
              shapes_n=6000, atdot_n=3000, strengths=7, walk_alphas=9, measure_n=400,
-             vae2d_epochs=100, nb_samples=6)
+             vae2d_epochs=100, nb_samples=6, gap_permutations=200)
 FAST = Sizes(path_pairs=200, path_steps=11, quality_pairs=100, strips=2, grid=5, mine=5, samples=5,
              shapes_n=1200, atdot_n=800, strengths=5, walk_alphas=5, measure_n=100,
-             vae2d_epochs=20, nb_samples=3)
+             vae2d_epochs=20, nb_samples=3, gap_permutations=50)
 
 
 class Progress:
