@@ -281,6 +281,57 @@ def test_score_shapes_zero_rows_and_overflow():
     assert np.isinf(la.score(big, big)).all()  # the true value exceeds float32: inf, not NaN
 
 
+@pytest.mark.parametrize("dtype, magnitude", [
+    (np.float32, 1e20), (np.float32, 3e38), (np.float32, 1e-30), (np.float32, 1e-40), (np.float32, 1e-44),
+    (np.float64, 1e300), (np.float64, 1.7e308), (np.float64, 1e-200), (np.float64, 1e-310),
+])
+@pytest.mark.parametrize("K", [1, 4, 7])
+def test_cosines_of_parallel_rows_are_one_at_every_magnitude(dtype, magnitude, K):
+    """Sums of squares overflow or underflow in the kernels' own arithmetic at these
+    magnitudes; the rows are redone on the scaled exact path (inf/inf must not become -1,
+    0/0 must not become 0)."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.5, 1.0, (5, 16)) * rng.choice([-1.0, 1.0], (5, 16))
+    z = (x * magnitude).astype(dtype)
+    assert np.isfinite(z).all() and (z != 0).all()
+    V = np.concatenate([z, -z])[:K]
+    cos = la.score(z, V, normalize=True)
+    def unit_max(a):  # cosines do not depend on a row's scale: the reference's float64 sums stay in range
+        a = a.astype(np.float64)
+        return a / np.abs(a).max(axis=1, keepdims=True)
+
+    want = ref.score(unit_max(z), unit_max(V), True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(cos, want, atol=tol)
+    for k in range(min(K, 5)):
+        assert cos[k, k] == pytest.approx(1.0, abs=tol)
+    if K > 5:
+        assert cos[0, 5] == pytest.approx(-1.0, abs=tol)
+
+
+@pytest.mark.parametrize("magnitude", [1e20, 3e37, 1e-30, 1e-40])
+def test_exact_search_finds_each_row_itself_at_every_magnitude(magnitude):
+    """exact_search works in float32 (its contract), at any magnitude float32 holds."""
+    dtype = np.float32
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 16))
+    ids, _ = la.neighbors.exact_search((X * magnitude).astype(dtype), (X[:3] * magnitude).astype(dtype), 3)
+    assert ids[:, 0].tolist() == [0, 1, 2]
+
+
+def test_gathered_dot_products_do_not_overflow_in_partial_sums():
+    """float32 lanes overflow (inf - inf) where the dot product itself is representable."""
+    from latentatlas.neighbors.exact import gather_scores
+
+    q = np.zeros((1, 16), np.float32)
+    q[0, 0], q[0, 8] = 3e38, 3e38
+    data = np.zeros((2, 16), np.float32)
+    data[0, 0], data[0, 8] = 1.0, -1.0  # exact 0
+    data[1, 0], data[1, 8] = 1e-30, 1e-30  # exact 6e8
+    got = gather_scores(q, data, np.array([[0, 1]]))
+    np.testing.assert_allclose(got[0], [0.0, 6e8], rtol=1e-6)
+
+
 # ----------------------------------------------------------------------------- errors
 
 

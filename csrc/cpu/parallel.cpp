@@ -32,9 +32,12 @@ class Pool {
   pid_t pid() const { return pid_; }
 
   // Returns false without running anything when another caller holds the pool.
+  // parts is clamped to this pool's own thread count, so a caller that sized its job
+  // for another pool (set_num_threads ran in between) never waits for absent workers.
   bool run(int parts, const std::function<void(int)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
+    parts = std::min(parts, threads());
     {
       std::lock_guard<std::mutex> lk(m_);
       if (stopping_) return false;  // resized by another thread since we looked it up
@@ -98,18 +101,24 @@ std::mutex g_config;
 std::atomic<int> g_threads{0};
 Pool* g_pool = nullptr;
 
-// The pool for this process with the configured size, created or rebuilt as needed.
+// The pool for this process with the configured size, created or rebuilt as needed. A
+// replaced pool is stopped outside the lock (stop() waits for its running job), so other
+// callers never queue behind a resize; it is never deleted, since a concurrent caller may
+// still be returning from its run() (which then finds it stopped and runs inline).
 Pool* pool_for(int threads) {
-  std::lock_guard<std::mutex> lk(g_config);
-  if (g_pool && g_pool->pid() != getpid()) g_pool = nullptr;  // forked child: leak the parent's
-  if (!g_pool || g_pool->threads() != threads) {
-    if (g_pool) {
-      g_pool->stop();
-      // Deliberately not deleted: a concurrent caller may still be returning from run().
+  Pool* old = nullptr;
+  Pool* cur;
+  {
+    std::lock_guard<std::mutex> lk(g_config);
+    if (g_pool && g_pool->pid() != getpid()) g_pool = nullptr;  // forked child: leak the parent's
+    if (!g_pool || g_pool->threads() != threads) {
+      old = g_pool;
+      g_pool = new Pool(threads);
     }
-    g_pool = new Pool(threads);
+    cur = g_pool;
   }
-  return g_pool;
+  if (old) old->stop();
+  return cur;
 }
 
 }  // namespace
@@ -125,7 +134,14 @@ void parallel_for(index_t n, index_t min_per_part,
                   const std::function<void(index_t, index_t)>& fn) {
   if (n <= 0) return;
   const index_t by_size = std::max<index_t>(1, n / std::max<index_t>(1, min_per_part));
-  const int parts = static_cast<int>(std::min<index_t>(get_num_threads(), by_size));
+  if (by_size <= 1 || get_num_threads() <= 1) {
+    fn(0, n);
+    return;
+  }
+  // The thread count is read once, through the pool: the split and the pool that runs it
+  // agree even when set_num_threads runs concurrently (Pool::run clamps as well).
+  Pool* pool = pool_for(get_num_threads());
+  const int parts = static_cast<int>(std::min<index_t>(pool->threads(), by_size));
   if (parts <= 1) {
     fn(0, n);
     return;
@@ -140,7 +156,6 @@ void parallel_for(index_t n, index_t min_per_part,
       if (lo < hi) fn(lo, hi);
     }
   };
-  Pool* pool = pool_for(get_num_threads());
   if (!pool->run(parts, part_fn)) fn(0, n);
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <vector>
 
 #include "../kernels/score.h"
@@ -63,19 +65,29 @@ LA_INLINE double sum_sq(const T* x, index_t D) {
   return s;
 }
 
-// Scores for RB rows starting at row n, all K vectors.
+// Scores for RB rows starting at row n, all K vectors. A cosine whose sums may have
+// overflowed or underflowed in T (sum_sq_safe) is written as NaN, the mark that sends the
+// row to the exact path; vok[k] says vector k's own sums are safe.
 template <typename T, typename V, int W, int RB, int KB>
-LA_INLINE void score_block(const ScoreArgs<T>& p, index_t n, const double* vnorm) {
+LA_INLINE void score_block(const ScoreArgs<T>& p, index_t n, const double* vnorm, const bool* vok) {
   const T* z = p.z + n * p.z_row;
   double zn[RB];
+  bool zok[RB];
   if (p.normalize)
-    for (int r = 0; r < RB; ++r) zn[r] = std::sqrt(sum_sq<T, V, W>(z + r * p.z_row, p.D));
+    for (int r = 0; r < RB; ++r) {
+      const double ss = sum_sq<T, V, W>(z + r * p.z_row, p.D);
+      zok[r] = sum_sq_safe<T>(ss, p.D);
+      zn[r] = std::sqrt(ss);
+    }
   index_t k = 0;
   auto emit = [&](int r, index_t kk, double dot) {
     double s = dot;
     if (p.normalize) {
-      const double den = zn[r] * vnorm[kk];
-      s = den > 0.0 ? std::min(1.0, std::max(-1.0, dot / den)) : 0.0;
+      if (zok[r] && vok[kk] && std::isfinite(dot)) {
+        s = std::min(1.0, std::max(-1.0, dot / (zn[r] * vnorm[kk])));
+      } else {
+        s = std::numeric_limits<double>::quiet_NaN();
+      }
     }
     p.out[(n + r) * p.out_row + kk] = static_cast<T>(s);
   };
@@ -93,14 +105,15 @@ LA_INLINE void score_block(const ScoreArgs<T>& p, index_t n, const double* vnorm
 }
 
 template <typename T, typename V, int W, int RB, int KB>
-LA_INLINE void score_rows(const ScoreArgs<T>& p, const double* vnorm, index_t lo, index_t hi) {
+LA_INLINE void score_rows(const ScoreArgs<T>& p, const double* vnorm, const bool* vok, index_t lo,
+                          index_t hi) {
   index_t n = lo;
   if (p.K < KB) {  // few vectors: memory-bound, so stream the rows one by one
-    for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm);
+    for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm, vok);
     return;
   }
-  for (; n + RB <= hi; n += RB) score_block<T, V, W, RB, KB>(p, n, vnorm);
-  for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm);
+  for (; n + RB <= hi; n += RB) score_block<T, V, W, RB, KB>(p, n, vnorm, vok);
+  for (; n < hi; ++n) score_block<T, V, W, 1, KB>(p, n, vnorm, vok);
 }
 
 // Gathered dot products for rows [lo, hi) of a GatherArgs: each query against its own
@@ -125,9 +138,12 @@ LA_INLINE void gather_rows(const GatherArgs<T>& p, index_t lo, index_t hi, Statu
         out[c] = T(0);
         continue;
       }
+      const T* row = p.data + r * p.data_row;
       double d[1][1];
-      block_dots<T, V, W, 1, 1>(q, 0, p.data + r * p.data_row, 0, p.D, d);
-      out[c] = static_cast<T>(d[0][0]);
+      block_dots<T, V, W, 1, 1>(q, 0, row, 0, p.D, d);
+      // Lanes summed in T can overflow (or give inf - inf) where the dot product does
+      // not: redo those on the scaled exact path.
+      out[c] = static_cast<T>(std::isfinite(d[0][0]) ? d[0][0] : exact_dot(q, row, p.D));
     }
   }
 }
@@ -135,22 +151,26 @@ LA_INLINE void gather_rows(const GatherArgs<T>& p, index_t lo, index_t hi, Statu
 #define LA_V4 __attribute__((target("arch=x86-64-v4")))
 #define LA_V3 __attribute__((target("arch=x86-64-v3")))
 
-using RowsF32 = void (*)(const ScoreArgs<float>&, const double*, index_t, index_t);
-using RowsF64 = void (*)(const ScoreArgs<double>&, const double*, index_t, index_t);
+using RowsF32 = void (*)(const ScoreArgs<float>&, const double*, const bool*, index_t, index_t);
+using RowsF64 = void (*)(const ScoreArgs<double>&, const double*, const bool*, index_t, index_t);
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(LA_NO_CLONES)
 // 32 vector registers: 4 x 5 accumulators; 16 registers: 3 x 3.
-LA_V4 void rows_f32_v4(const ScoreArgs<float>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<float, f32x8, 8, 4, 5>(p, vn, lo, hi);
+LA_V4 void rows_f32_v4(const ScoreArgs<float>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<float, f32x8, 8, 4, 5>(p, vn, ok, lo, hi);
 }
-LA_V3 void rows_f32_v3(const ScoreArgs<float>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<float, f32x8, 8, 3, 3>(p, vn, lo, hi);
+LA_V3 void rows_f32_v3(const ScoreArgs<float>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<float, f32x8, 8, 3, 3>(p, vn, ok, lo, hi);
 }
-LA_V4 void rows_f64_v4(const ScoreArgs<double>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<double, f64x4, 4, 4, 5>(p, vn, lo, hi);
+LA_V4 void rows_f64_v4(const ScoreArgs<double>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<double, f64x4, 4, 4, 5>(p, vn, ok, lo, hi);
 }
-LA_V3 void rows_f64_v3(const ScoreArgs<double>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<double, f64x4, 4, 3, 3>(p, vn, lo, hi);
+LA_V3 void rows_f64_v3(const ScoreArgs<double>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<double, f64x4, 4, 3, 3>(p, vn, ok, lo, hi);
 }
 LA_V4 void gather_f32_v4(const GatherArgs<float>& p, index_t lo, index_t hi, Status& st) {
   gather_rows<float, f32x8, 8>(p, lo, hi, st);
@@ -165,11 +185,13 @@ LA_V3 void gather_f64_v3(const GatherArgs<double>& p, index_t lo, index_t hi, St
   gather_rows<double, f64x4, 4>(p, lo, hi, st);
 }
 #endif
-void rows_f32_base(const ScoreArgs<float>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<float, f32x4, 4, 3, 3>(p, vn, lo, hi);
+void rows_f32_base(const ScoreArgs<float>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<float, f32x4, 4, 3, 3>(p, vn, ok, lo, hi);
 }
-void rows_f64_base(const ScoreArgs<double>& p, const double* vn, index_t lo, index_t hi) {
-  score_rows<double, f64x2, 2, 3, 3>(p, vn, lo, hi);
+void rows_f64_base(const ScoreArgs<double>& p, const double* vn, const bool* ok, index_t lo,
+                 index_t hi) {
+  score_rows<double, f64x2, 2, 3, 3>(p, vn, ok, lo, hi);
 }
 void gather_f32_base(const GatherArgs<float>& p, index_t lo, index_t hi, Status& st) {
   gather_rows<float, f32x4, 4>(p, lo, hi, st);
@@ -251,9 +273,11 @@ template <typename T>
 void score_cpu(const ScoreArgs<T>& p, Status& st) {
   if (p.N == 0 || p.K == 0) return;
   std::vector<double> vnorm, vscale;
+  std::unique_ptr<bool[]> vok;
   try {
     vnorm.resize(static_cast<size_t>(p.K));
     vscale.resize(static_cast<size_t>(p.K));
+    vok.reset(new bool[static_cast<size_t>(p.K)]);
   } catch (const std::bad_alloc&) {
     st.report(kNoMemory, 0);
     return;
@@ -271,12 +295,13 @@ void score_cpu(const ScoreArgs<T>& p, Status& st) {
     double dot, a, b;
     dot_and_norms(v, v, p.D, vscale[k], vscale[k], dot, a, b);
     vnorm[k] = std::sqrt(a) / vscale[k];
+    vok[k] = sum_sq_safe<T>(vnorm[k] * vnorm[k], p.D);
   }
   const auto rows = rows_fn(static_cast<T*>(nullptr));
   const index_t work_per_row = std::max<index_t>(1, p.D * p.K);
   const index_t min_rows = std::max<index_t>(1, (index_t{1} << 18) / work_per_row);
   parallel_for(p.N, min_rows, [&](index_t lo, index_t hi) {
-    rows(p, vnorm.data(), lo, hi);
+    rows(p, vnorm.data(), vok.get(), lo, hi);
     for (index_t n = lo; n < hi; ++n) {
       const T* o = p.out + n * p.out_row;
       bool finite = true;

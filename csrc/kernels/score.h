@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include "../common.h"
 
@@ -49,6 +50,29 @@ LA_HD double unit_scale(double m) {
   int e = ilogb(m);
   e = e < -1000 ? -1000 : (e > 1000 ? 1000 : e);
   return ldexp(1.0, -e);
+}
+
+// Whether a sum of D squares (or any D products bounded by it) computed in T's own
+// arithmetic is exact enough for a cosine: finite (nothing overflowed) and far enough above
+// T's smallest normal number that terms lost to underflow cannot matter (each loses less
+// than that number; D of them stay below eps * ss). The fast CPU path uses this to pick
+// the rows it must redo on the scaled exact path.
+template <typename T>
+LA_HD bool sum_sq_safe(double ss, index_t D) {
+  const double lo = static_cast<double>(std::numeric_limits<T>::min()) /
+                    static_cast<double>(std::numeric_limits<T>::epsilon()) * static_cast<double>(D);
+  const double hi = static_cast<double>(std::numeric_limits<T>::max());
+  return ss >= lo && ss <= hi;
+}
+
+// Dot product of one pair on the exact path, unscaled back to the operands' magnitude
+// (±inf only where the exact value itself overflows double).
+template <typename T>
+LA_HD double exact_dot(const T* x, const T* y, index_t D) {
+  const double sx = unit_scale(max_abs_strided(x, D)), sy = unit_scale(max_abs_strided(y, D));
+  double dot, xx, yy;
+  dot_and_norms(x, y, D, sx, sy, dot, xx, yy);
+  return dot / sx / sy;
 }
 
 // Cosine from a dot product and squared norms of the same scaled operands; a zero vector
