@@ -267,3 +267,87 @@ def test_atdot_on_spatial_latents_matches_flat_and_reference():
         la.AtDot().fit(z, y, vectors=np.zeros((3, 60)))
     rows = la.atdot.accuracy_table(z[:60], y[:60], z[60:], y[60:])
     assert len(rows) == 4 and 0.0 <= rows[-1]["logistic"] <= 1.0
+
+
+# ----------------------------------------------------------------------------- large images, lazily
+
+
+def _write_rgb_folder(root, sizes, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root.mkdir()
+    names = []
+    for i, (w, h) in enumerate(sizes):
+        name = f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").save(root / name)
+        names.append(name)
+    csv = root.parent / "labels.csv"
+    csv.write_text("filename,smile\n" + "".join(f"{n},{i % 2}\n" for i, n in enumerate(names)))
+    return csv
+
+
+def test_lazy_image_folder_crops_resizes_and_decodes_only_what_is_used(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from latentatlas.data import _images
+
+    csv = _write_rgb_folder(tmp_path / "imgs", [(300, 260), (384, 512), (256, 256), (512, 300)])
+    calls = []
+    real = _images.read_image
+    monkeypatch.setattr(_images, "read_image", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    ds = la.data.load_image_folder(tmp_path / "imgs", csv, size=32, lazy=True, progress=False)
+    assert isinstance(ds.images, la.data.LazyImages) and ds.images.shape == (4, 3, 32, 32) and calls == []
+    sub = ds.subset(np.array([False, True, False, True]))
+    assert isinstance(sub.images, la.data.LazyImages) and len(sub) == 2 and calls == []
+    one = ds.images[1]
+    assert one.shape == (3, 32, 32) and len(calls) == 1
+    # reference: the largest centred square by hand, then PIL's LANCZOS resize
+    with Image.open(tmp_path / "imgs" / "img1.png") as img:
+        want = np.asarray(img.convert("RGB").crop((0, 64, 384, 448)).resize((32, 32), Image.Resampling.LANCZOS),
+                          dtype=np.float32).transpose(2, 0, 1) / 255
+    np.testing.assert_allclose(one, want, atol=1e-7)
+    eager = la.data.load_image_folder(tmp_path / "imgs", csv, size=32, lazy=False, progress=False)
+    np.testing.assert_array_equal(np.asarray(ds.images), eager.images)
+    with pytest.raises(IndexError, match="out of range"):
+        ds.images[4]
+
+
+def test_encode_dataset_decodes_one_batch_at_a_time(tmp_path):
+    csv = _write_rgb_folder(tmp_path / "imgs", [(40, 30)] * 7)
+    ds = la.data.load_image_folder(tmp_path / "imgs", csv, size=(8, 10), lazy=True, progress=False)
+    seen = []
+
+    class Recording(PoolModel):
+        def encode(self, x):
+            seen.append(type(x).__name__ + str(tuple(x.shape)))
+            return super().encode(x)
+
+    store = la.encode_dataset(Recording(), ds, batch_size=3, progress=False)
+    assert seen == ["Tensor(3, 3, 8, 10)", "Tensor(3, 3, 8, 10)", "Tensor(1, 3, 8, 10)"]
+    eager = la.data.load_image_folder(tmp_path / "imgs", csv, size=(8, 10), lazy=False, progress=False)
+    np.testing.assert_allclose(store.latents, PoolModel().encode(eager.images), rtol=1e-6)
+    assert la.sampling.encode_batched(Recording(), ds.images[np.arange(2)], batch_size=1).shape == (2, *S)
+
+
+def test_lazy_is_chosen_by_size_and_missing_files_are_named(tmp_path, monkeypatch):
+    csv = _write_rgb_folder(tmp_path / "imgs", [(20, 20)] * 3)
+    assert isinstance(la.data.load_image_folder(tmp_path / "imgs", csv, progress=False).images, np.ndarray)
+    monkeypatch.setattr(la.data.folder, "LAZY_BYTES", 100)
+    assert isinstance(la.data.load_image_folder(tmp_path / "imgs", csv, progress=False).images, la.data.LazyImages)
+    (tmp_path / "imgs" / "img2.png").unlink()
+    with pytest.raises(ValueError, match=r"img2.png' does not exist"):
+        la.data.load_image_folder(tmp_path / "imgs", csv, size=8, lazy=True, progress=False)
+
+
+def test_sheets_downscale_large_tiles_by_area_averaging():
+    x = np.random.default_rng(0).random((2, 3, 512, 384)).astype(np.float32)
+    small = la.render.fit_cells(x, 256)
+    want = x.reshape(2, 3, 256, 2, 192, 2).mean(axis=(3, 5))
+    np.testing.assert_allclose(small, want, atol=1e-5)
+    sheet = la.render.image_sheet(x, 1, 2, pad=0)
+    assert sheet.shape == (256, 384, 3)
+    assert la.render.image_sheet(x, 1, 2, pad=0, max_cell=None).shape == (512, 768, 3)
+    assert la.render.fit_cells(x[:, :, :64, :64], 256) is not None and la.render.image_sheet(x[:, :, :8, :8], 1, 2, pad=0).shape == (64, 128, 3)
+    with pytest.raises(ValueError, match="max_cell must be >= 1"):
+        la.render.image_sheet(x, 1, 2, max_cell=0)

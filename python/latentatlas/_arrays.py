@@ -341,6 +341,8 @@ def check_images(images: Any, name: str = "images", *, dtype: Any = np.float32, 
         ValueError: the wrong number of dimensions, ``C`` not 1 or 3, an empty image, or
             NaN/Inf values.
     """
+    if getattr(images, "is_lazy_images", False):  # image files: decode the selection now
+        images = np.asarray(images)
     arr = finite_floats(images, name, hint=IMAGE_DTYPE_HINT)
     if single and arr.ndim == 3:
         arr = arr[None]

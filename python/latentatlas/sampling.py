@@ -165,7 +165,8 @@ def decode_batched(model: Any, latents: Array, *, batch_size: int = 256) -> np.n
 
 
 def encode_batched(model: Any, images: Array, *, batch_size: int = 256) -> np.ndarray:
-    """Encodes an NCHW image batch in batches into ``(N, *latent_shape)`` float32 latents.
+    """Encodes an NCHW image batch in batches into ``(N, *latent_shape)`` float32 latents
+    (a :class:`~latentatlas.data.LazyImages` is decoded one batch at a time).
 
     Raises:
         TypeError: the model has no ``encode``.
@@ -176,7 +177,8 @@ def encode_batched(model: Any, images: Array, *, batch_size: int = 256) -> np.nd
     if not callable(getattr(model, "encode", None)):
         raise TypeError("model has no encode(): this needs a model with an encoder")
     batch_size = check_int("batch_size", batch_size, 1)
-    x = check_images(images)
+    # image files (LazyImages) are decoded one batch at a time by run_batched
+    x = images if getattr(images, "is_lazy_images", False) else check_images(images)
     if x.shape[0] == 0:
         raise ValueError("images is empty: nothing to encode")
     shape = latent_shape_of(model)
