@@ -301,6 +301,23 @@ def check_finite_tensors(pairs: Sequence[tuple[str, Array]]) -> None:
             raise ValueError(f"{name} contains NaN or Inf")
 
 
+def latent_shape_of(model: Any) -> tuple[int, ...]:
+    """A protocol model's latent shape: ``model.latent_shape`` checked against
+    ``model.latent_dim`` (its product), or ``(latent_dim,)`` for a model without one."""
+    if not hasattr(model, "latent_dim"):
+        raise TypeError("model must follow the model protocol; it has no 'latent_dim' attribute")
+    dim = check_int("model.latent_dim", model.latent_dim, 1)
+    shape = getattr(model, "latent_shape", None)
+    if shape is None:
+        return (dim,)
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise ValueError(f"model.latent_shape must be a non-empty tuple of ints, got {shape!r}")
+    shape = tuple(check_int("model.latent_shape entries", s, 1) for s in shape)
+    if int(np.prod(shape)) != dim:
+        raise ValueError(f"model.latent_shape {shape} holds {int(np.prod(shape))} numbers but model.latent_dim is {dim}")
+    return shape
+
+
 # ----------------------------------------------------------------------------- images
 
 
@@ -324,6 +341,8 @@ def check_images(images: Any, name: str = "images", *, dtype: Any = np.float32, 
         ValueError: the wrong number of dimensions, ``C`` not 1 or 3, an empty image, or
             NaN/Inf values.
     """
+    if getattr(images, "is_lazy_images", False):  # image files: decode the selection now
+        images = np.asarray(images)
     arr = finite_floats(images, name, hint=IMAGE_DTYPE_HINT)
     if single and arr.ndim == 3:
         arr = arr[None]

@@ -114,7 +114,7 @@ class AtDot:
     you pass) and each threshold by :func:`best_threshold` on the training scores.
     """
 
-    vectors: np.ndarray | None = None
+    vectors: np.ndarray | None = None  # (K, D), or (K, *S) for latents of shape S
     thresholds: np.ndarray | None = None
     label_names: list[str] = field(default_factory=list)
     train_accuracy: np.ndarray | None = None
@@ -123,27 +123,33 @@ class AtDot:
             vectors: Any = None, balance: Sequence[str | int] | None = None) -> "AtDot":
         """Fits vectors (unless given) and thresholds on ``latents (N, D)``, ``labels (N, K)``.
 
-        Returns ``self``. Raises ValueError for shape mismatches, single-class attributes
+        Latents of any shape ``(N, *S)`` are scored as flat vectors; the vectors are then
+        ``(K, *S)``. Returns ``self``. Raises ValueError for shape mismatches, single-class attributes
         and bad labels (see :mod:`latentatlas.attributes`).
         """
         z = as_numpy(latents)
         y = attributes._as_labels(labels, z.shape[0] if z.ndim else 0)
         names = attributes._names(label_names, y.shape[1])
+        shape = tuple(z.shape[1:])
+        if z.ndim > 2:
+            z = z.reshape(z.shape[0], -1)
         if vectors is not None:
             V = np.asarray(vectors, dtype=np.float64)
-            if V.ndim == 1:
-                V = V[None, :]
-            if V.shape != (y.shape[1], z.shape[1]):
-                raise ValueError(f"vectors must be (K, D) = {(y.shape[1], z.shape[1])}, got {V.shape}")
+            if V.shape == shape:
+                V = V[None]
+            if V.shape != (y.shape[1], *shape):
+                raise ValueError(f"vectors must be (K, D) (or (K, *S) for latents of shape S) = "
+                                 f"{(y.shape[1], *shape)}, got {V.shape}")
+            V = V.reshape(y.shape[1], -1)
         elif balance is not None:
             V = attributes.mean_difference(z, y, label_names=names)
             cols = attributes._attr_columns(balance, names)
             V[cols] = attributes.balanced(z, y, balance, label_names=names)
         else:
             V = attributes.mean_difference(z, y, label_names=names)
-        self.vectors = V
+        self.vectors = V.reshape(V.shape[0], *shape) if len(shape) > 1 else V
         self.label_names = names
-        S = self._score(z)
+        S = self._score(z.reshape(z.shape[0], *shape))
         fits = [best_threshold(S[:, k], y[:, k]) for k in range(y.shape[1])]
         self.thresholds = np.array([f[0] for f in fits])
         self.train_accuracy = np.array([f[1] for f in fits])
@@ -153,9 +159,11 @@ class AtDot:
         if self.vectors is None:
             raise ValueError("AtDot is not fitted; call fit(latents, labels) first")
         z = as_numpy(latents, np.float64)
-        if z.ndim != 2 or z.shape[1] != self.vectors.shape[1]:
-            raise ValueError(f"latents must be (N, {self.vectors.shape[1]}), got shape {z.shape}")
-        return ops.score(np.ascontiguousarray(z), np.ascontiguousarray(self.vectors))
+        shape = tuple(self.vectors.shape[1:])
+        if z.ndim < 2 or tuple(z.shape[1:]) != shape:
+            raise ValueError(f"latents must be (N, {', '.join(map(str, shape))}), got shape {z.shape}")
+        V = self.vectors.reshape(self.vectors.shape[0], -1)
+        return ops.score(np.ascontiguousarray(z.reshape(z.shape[0], -1)), np.ascontiguousarray(V))
 
     def scores(self, latents: Any) -> np.ndarray:
         """``(N, K)`` dot products of the latents with the attribute vectors."""
@@ -204,6 +212,8 @@ def accuracy_table(train_latents: Any, train_labels: Any, test_latents: Any, tes
 
     zt = as_numpy(train_latents, np.float64)
     zs = as_numpy(test_latents, np.float64)
+    if zt.ndim > 2 or zs.ndim > 2:  # latents of any shape: the classifiers see flat vectors
+        zt, zs = zt.reshape(zt.shape[0], -1), zs.reshape(zs.shape[0], -1)
     model = AtDot().fit(zt, train_labels, label_names=label_names, balance=balance)
     ev = model.evaluate(zs, test_labels)
     yt = attributes._as_labels(train_labels, zt.shape[0])

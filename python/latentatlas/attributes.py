@@ -15,6 +15,9 @@
 - :func:`traverse`, :func:`attribute_grid`, :func:`edit`: apply vectors with the native
   ``offset`` kernel (Figures 6 and 8, "edit this image").
 
+Latents of any shape ``(N, *S)`` (a diffusion VAE's ``(4, h, w)``) are read as flat
+vectors of ``prod(S)`` numbers, and the vectors come back shaped ``(K, *S)``.
+
 Class sums run on the native ``score`` kernel in float64: for a chunk ``Z`` (n, D) and
 weights ``W`` (K, n) it computes ``W @ Z`` as ``score(W, Zᵀ)``.
 """
@@ -50,12 +53,19 @@ Attr = Union[int, str]
 
 
 def _as_float_matrix(x: Any, name: str) -> np.ndarray:
+    """``(N, D)`` as given; ``(N, *S)`` flattened to ``(N, prod(S))`` (a view when contiguous)."""
     arr = as_numpy(x)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
-    return arr
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (N, D) or (N, *S), got shape {arr.shape}")
+    return arr if arr.ndim == 2 else arr.reshape(arr.shape[0], -1)
+
+
+def _shaped(vectors: np.ndarray, latents: Any) -> np.ndarray:
+    """``(K, D)`` vectors reshaped to ``(K, *S)`` for latents ``(N, *S)`` (unchanged for flat latents)."""
+    shape = tuple(latents.shape if hasattr(latents, "shape") else np.shape(latents))[1:]
+    return vectors if len(shape) <= 1 else vectors.reshape(vectors.shape[0], *shape)
 
 
 def _as_labels(y: Any, n: int, name: str = "labels") -> np.ndarray:
@@ -127,10 +137,13 @@ def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[s
             label_names = list(getattr(latents, "label_names", None) or []) or None
         latents, labels = latents.latents, latents.labels
     one_d = labels is not None and np.ndim(labels) == 1
+    latent_shape = tuple(latents.shape)[1:] if labels is not None and hasattr(latents, "shape") else ()
     sums = totals = None
     pos = None
     n_total = 0
     for z, y in _chunks(latents, labels, chunk_size):
+        if labels is None:  # streamed chunks keep their latent shape
+            latent_shape = tuple(z.shape if hasattr(z, "shape") else np.shape(z))[1:]
         z = _as_float_matrix(z, "latents")
         y = _as_labels(y, z.shape[0])
         if sums is None:
@@ -157,6 +170,8 @@ def mean_difference(latents: Any, labels: Any = None, *, label_names: Sequence[s
             side = "positive" if pos[k] == 0 else "negative"
             raise ValueError(f"attribute {name!r} has no {side} example; its mean difference is undefined")
     vectors = sums / pos[:, None] - (totals[None, :] - sums) / neg[:, None]
+    if len(latent_shape) > 1:
+        vectors = vectors.reshape(vectors.shape[0], *latent_shape)
     return vectors[0] if one_d else vectors
 
 
@@ -265,7 +280,7 @@ def balanced(latents: Any, labels: Any, attrs: Sequence[Attr], *, label_names: S
         if pos_w[i] == 0 or neg_w[i] == 0:
             raise ValueError(f"attribute {names[col]!r} has no {'positive' if pos_w[i] == 0 else 'negative'} "
                              "example after balancing")
-    return s[:-1] / pos_w[:, None] - (s[-1][None, :] - s[:-1]) / neg_w[:, None]
+    return _shaped(s[:-1] / pos_w[:, None] - (s[-1][None, :] - s[:-1]) / neg_w[:, None], latents)
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -393,7 +408,7 @@ def decouple(vectors: Any) -> np.ndarray:
         if np.linalg.norm(rest) <= 1e-10 * np.linalg.norm(V[k]):
             raise ValueError(f"vector {k} lies in the span of the others; it cannot be decoupled")
         out[k] = rest
-    return out
+    return _shaped(out, vectors)
 
 
 # ----------------------------------------------------------------------------- centroids
@@ -416,7 +431,7 @@ def centroid_vectors(latents: Any, classes: Any) -> dict[tuple[int, int], np.nda
     if ids.size < 2:
         raise ValueError(f"centroid vectors need at least two classes, got {ids.size}")
     onehot = (c[None, :] == ids[:, None]).astype(np.float64)
-    means = _weighted_sums(onehot, z) / onehot.sum(axis=1, keepdims=True)
+    means = _shaped(_weighted_sums(onehot, z) / onehot.sum(axis=1, keepdims=True), latents)
     return {(int(ids[i]), int(ids[j])): means[i] - means[j]
             for i, j in itertools.combinations(range(ids.size), 2)}
 
@@ -429,7 +444,8 @@ def traverse(z: Any, vectors: Any, strengths: Any) -> Any:
 
     ``strengths`` is ``(A,)`` for a single vector ``(D,)``, or ``(A, K)`` for K vectors.
     The vectors are cast to ``z``'s dtype (the attribute functions return float64).
-    Returns ``(N, A, D)`` (``(A, D)`` for one latent), same kind and dtype as ``z``.
+    Returns ``(N, A, D)`` (``(A, D)`` for one latent), same kind and dtype as ``z``;
+    latents ``(N, *S)`` with vectors ``S`` or ``(K, *S)`` give ``(N, A, *S)``.
     """
     return ops.offset(z, _like(vectors, z), strengths)
 
@@ -445,7 +461,8 @@ def _like(vectors: Any, z: Any) -> Any:
 
 def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
     """The two-attribute grid of Figure 8: cell ``(i, j)`` is ``z + ys[i]·vector_y +
-    xs[j]·vector_x``. Returns ``(N, len(ys), len(xs), D)`` (or without N for one latent).
+    xs[j]·vector_x``. Returns ``(N, len(ys), len(xs), D)`` (or without N for one latent);
+    latents ``(N, *S)`` with vectors of shape ``S`` give ``(N, len(ys), len(xs), *S)``.
     """
     xs_a = np.asarray(xs, dtype=np.float64).reshape(-1)
     ys_a = np.asarray(ys, dtype=np.float64).reshape(-1)
@@ -454,8 +471,10 @@ def attribute_grid(z: Any, vector_x: Any, vector_y: Any, xs: Sequence[float], ys
     gx, gy = np.meshgrid(xs_a, ys_a)
     alphas = np.stack([gx.ravel(), gy.ravel()], axis=1)
     V = _like(np.stack([as_numpy(vector_x), as_numpy(vector_y)]), z)
-    out = ops.offset(z, V, alphas)
-    return out.reshape(tuple(out.shape[:-2]) + (ys_a.size, xs_a.size, out.shape[-1]))
+    shape = tuple(V.shape[1:])
+    out = ops.offset(z, V, alphas, latent_ndim=len(shape))  # the vectors' shape says what one latent is
+    lead = tuple(out.shape[:out.ndim - len(shape) - 1])
+    return out.reshape(lead + (ys_a.size, xs_a.size) + shape)
 
 
 def edit(model: Any, images: Any, vectors: Any, strengths: Any, *, batch_size: int = 256) -> np.ndarray:

@@ -3,7 +3,9 @@
 
 Every grid is built with the batched native interpolation ops (:func:`latentatlas.interpolate`
 on whole edges and rows at once, never one Python call per cell), accepts numpy arrays or
-torch tensors and returns the same kind and dtype, shaped ``(rows, cols, D)``. Decode a grid
+torch tensors and returns the same kind and dtype, shaped ``(rows, cols, D)`` — or
+``(rows, cols, *S)`` for latents of any shape ``S`` (a diffusion VAE's ``(4, h, w)``): each
+latent is one vector of ``prod(S)`` numbers, as in the ops. Decode a grid
 with :func:`latentatlas.sampling.decode_batched` and lay it out with
 :func:`latentatlas.render.image_sheet`; :mod:`latentatlas.sheets` does both for the
 paper's figures.
@@ -30,14 +32,16 @@ Array = Any  # numpy.ndarray or torch.Tensor
 
 
 def _check_latents(pairs: Sequence[tuple[str, Array]], ndim: int) -> str:
-    """Checks kind/dtype (shared), shape rank and finiteness; returns the kind."""
+    """Checks kind/dtype (shared), shape rank (at least ``ndim``: the leading axes, then
+    one latent of any shape) and finiteness; returns the kind."""
     kind = check_data(list(pairs))
     for name, x in pairs:
-        if x.ndim != ndim:
+        if x.ndim < ndim:
             want = "(D,)" if ndim == 1 else ("(K, D)" if ndim == 2 else f"{ndim}-D")
-            raise ValueError(f"{name} must be {want}, got shape {tuple(x.shape)}")
-        if x.shape[-1] == 0:
-            raise ValueError(f"{name} has latent size 0")
+            raise ValueError(f"{name} must be {want} (or with a latent of any shape S in place of D), "
+                             f"got shape {tuple(x.shape)}")
+        if 0 in tuple(x.shape)[ndim - 1:]:
+            raise ValueError(f"{name} has latent size 0 (shape {tuple(x.shape)})")
         finite = np.isfinite(x).all() if kind == "numpy" else bool(x.isfinite().all())
         if not finite:
             raise ValueError(f"{name} contains NaN or Inf")
@@ -72,23 +76,23 @@ def analogy(a: Array, b: Array, c: Array) -> Array:
     """Solves the analogy ``A : B :: C : ?`` as ``b + c − a`` (equally ``A : C :: B : ?``).
 
     Args:
-        a, b, c: latents of one shape, ``(D,)`` or ``(N, D)`` (N analogies at once), all
-            numpy or all torch, one float dtype.
+        a, b, c: latents of one shape, ``(D,)`` or ``(N, D)`` (N analogies at once), or
+            latents of any shape; all numpy or all torch, one float dtype.
 
     Returns:
         ``b + c − a`` (computed as ``(b − a) + c``), same kind, shape and dtype.
 
     Raises:
         TypeError: mixed kinds or dtypes, non-float dtype.
-        ValueError: shapes differ, are not 1-D/2-D, or contain NaN/Inf.
+        ValueError: shapes differ, are 0-D, or contain NaN/Inf.
     """
     check_data([("a", a), ("b", b), ("c", c)])
     shapes = {name: tuple(x.shape) for name, x in (("a", a), ("b", b), ("c", c))}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"a, b and c must have the same shape, got {shapes['a']}, {shapes['b']} and {shapes['c']}")
-    if a.ndim not in (1, 2):
-        raise ValueError(f"a, b and c must be (D,) or (N, D), got shape {shapes['a']}")
-    _check_latents([("a", a), ("b", b), ("c", c)], a.ndim)
+    if a.ndim == 0:
+        raise ValueError(f"a, b and c must be (D,), (N, D) or latents of any shape, got shape {shapes['a']}")
+    _check_latents([("a", a), ("b", b), ("c", c)], 1)
     return (b - a) + c
 
 
@@ -110,33 +114,35 @@ def interpolation_grid(anchors: Array, rows: int, cols: int, *, method: str = "s
     Corners are the anchors exactly (interpolation endpoints are exact).
 
     Args:
-        anchors: ``(K, D)`` with K in {2, 3, 4}; numpy or torch, float32/float64.
+        anchors: ``(K, D)`` (or ``(K, *S)``) with K in {2, 3, 4}; numpy or torch, float32/float64.
         rows, cols: grid size, each >= 1.
         method: ``"slerp"`` (default), ``"lerp"``, ``"slerp_gaussian"`` or ``"lerp_gaussian"``.
 
     Returns:
-        ``(rows, cols, D)`` latents, same kind and dtype as ``anchors``.
+        ``(rows, cols, D)`` (or ``(rows, cols, *S)``) latents, same kind and dtype as ``anchors``.
 
     Raises:
-        ValueError: anchors not ``(K, D)`` with K in {2, 3, 4}, NaN/Inf, bad sizes or method.
+        ValueError: anchors not ``(K, D)``/``(K, *S)`` with K in {2, 3, 4}, NaN/Inf, bad sizes or method.
         TypeError: non-float dtype, not an array/tensor, non-int sizes.
     """
     rows = _check_int("rows", rows, 1)
     cols = _check_int("cols", cols, 1)
     method = method_name(method)
     kind = _check_latents([("anchors", anchors)], 2)
-    k, d = anchors.shape
+    k, shape = int(anchors.shape[0]), tuple(anchors.shape[1:])
     if k not in (2, 3, 4):
         raise ValueError(f"anchors must hold 2, 3 or 4 latents, got {k} (shape {tuple(anchors.shape)})")
     if k == 2:
         walk = ops.interpolate(anchors[0:1], anchors[1:2], _times(rows * cols), method)
-        return walk.reshape(rows, cols, d)
+        return walk.reshape(rows, cols, *shape)
     if k == 3:
         bottom_right = analogy(anchors[0], anchors[1], anchors[2])
-        anchors = _cat([anchors, bottom_right.reshape(1, d)], 0, kind)
-    # edges[0]: top-left -> bottom-left, edges[1]: top-right -> bottom-right, each (rows, D)
+        anchors = _cat([anchors, bottom_right.reshape(1, *shape)], 0, kind)
+    # edges[0]: top-left -> bottom-left, edges[1]: top-right -> bottom-right, each (rows, *S)
     edges = ops.interpolate(anchors[0:2], anchors[2:4], _times(rows), method)
-    return ops.interpolate(edges[0], edges[1], _times(cols), method)
+    # each row's ends as a batch of `rows` latents (kept 2-D for a flat latent of one row)
+    left, right = edges[0].reshape(rows, *shape), edges[1].reshape(rows, *shape)
+    return ops.interpolate(left, right, _times(cols), method).reshape(rows, cols, *shape)
 
 
 def j_diagram(a: Array, b: Array, c: Array, rows: int, cols: int, *, method: str = "slerp") -> Array:
@@ -147,12 +153,13 @@ def j_diagram(a: Array, b: Array, c: Array, rows: int, cols: int, *, method: str
     as in :func:`interpolation_grid`. Deterministic in its inputs.
 
     Args:
-        a, b, c: ``(D,)`` latents (e.g. encodings of the first three validation images).
+        a, b, c: ``(D,)`` latents, or latents of any one shape ``S`` (e.g. encodings of
+            the first three validation images).
         rows, cols: grid size, each >= 2 so that the four corners are distinct cells.
         method: interpolation method (see :func:`interpolation_grid`).
 
     Returns:
-        ``(rows, cols, D)`` latents, same kind and dtype as ``a``.
+        ``(rows, cols, D)`` (or ``(rows, cols, *S)``) latents, same kind and dtype as ``a``.
     """
     rows = _check_int("rows", rows, 2)
     cols = _check_int("cols", cols, 2)
@@ -171,7 +178,7 @@ def anchor_grid(anchors: Array, spacing: int, *, method: str = "slerp") -> Array
     batched call), then every column between two anchor rows (one call for all of them).
 
     Args:
-        anchors: ``(AR, AC, D)`` anchor latents.
+        anchors: ``(AR, AC, D)`` (or ``(AR, AC, *S)``) anchor latents.
         spacing: cells from one anchor to the next (>= 1; 1 returns the anchors).
         method: interpolation method.
 
@@ -182,20 +189,23 @@ def anchor_grid(anchors: Array, spacing: int, *, method: str = "slerp") -> Array
     spacing = _check_int("spacing", spacing, 1)
     method = method_name(method)
     kind = _check_latents([("anchors", anchors)], 3)
-    ar, ac, d = (int(s) for s in anchors.shape)
+    ar, ac = (int(s) for s in anchors.shape[:2])
+    shape = tuple(int(s) for s in anchors.shape[2:])
+    d = int(np.prod(shape))
     if ar == 0 or ac == 0:
         raise ValueError(f"anchors must hold at least one anchor, got shape {tuple(anchors.shape)}")
     t = [i / spacing for i in range(spacing)]  # starts at 0: each segment includes its left anchor
     cols = (ac - 1) * spacing + 1
+    # The segments run on the flattened latents (N, prod(S)): the same vectors as the ops' (N, *S).
     if ac > 1:
         seg = ops.interpolate(anchors[:, :-1].reshape(-1, d), anchors[:, 1:].reshape(-1, d), t, method)
-        rows_full = _cat([seg.reshape(ar, (ac - 1) * spacing, d), anchors[:, -1:]], 1, kind)
+        rows_full = _cat([seg.reshape(ar, (ac - 1) * spacing, *shape), anchors[:, -1:]], 1, kind)
     else:
         rows_full = anchors
     if ar == 1:
         return rows_full
     seg = ops.interpolate(rows_full[:-1].reshape(-1, d), rows_full[1:].reshape(-1, d), t, method)
-    seg = _permute(seg.reshape(ar - 1, cols, spacing, d), (0, 2, 1, 3), kind).reshape((ar - 1) * spacing, cols, d)
+    seg = _permute(seg.reshape(ar - 1, cols, spacing, d), (0, 2, 1, 3), kind).reshape((ar - 1) * spacing, cols, *shape)
     return _cat([seg, rows_full[-1:]], 0, kind)
 
 
@@ -204,13 +214,13 @@ def interpolation_strips(a: Array, b: Array, steps: int,
     """The same walks with several methods, for side-by-side comparison (Figure 2).
 
     Args:
-        a, b: ``(P, D)`` start and end latents (P pairs), or ``(D,)`` for one pair.
+        a, b: ``(P, D)`` (or ``(P, *S)``) start and end latents (P pairs), or ``(D,)`` for one pair.
         steps: cells per walk (>= 2), endpoints included.
         methods: interpolation methods, one strip per method and pair.
 
     Returns:
-        ``(P·len(methods), steps, D)``: for each pair, its strips in ``methods`` order
-        (``(len(methods), steps, D)`` for 1-D inputs).
+        ``(P·len(methods), steps, D)`` (or ``(…, steps, *S)``): for each pair, its strips in
+        ``methods`` order (``(len(methods), steps, D)`` for 1-D inputs).
     """
     steps = _check_int("steps", steps, 2)
     if isinstance(methods, str) or len(methods) == 0:
@@ -222,10 +232,12 @@ def interpolation_strips(a: Array, b: Array, steps: int,
     one = a.ndim == 1
     _check_latents([("a", a), ("b", b)], 1 if one else 2)
     a2, b2 = (a.reshape(1, -1), b.reshape(1, -1)) if one else (a, b)
-    pairs, d = int(a2.shape[0]), int(a2.shape[1])
+    pairs, shape = int(a2.shape[0]), tuple(int(s) for s in a2.shape[1:])
+    d = int(np.prod(shape))
     t = _times(steps)
-    strips = _stack([ops.interpolate(a2, b2, t, m) for m in names], kind)  # (M, P, steps, D)
-    return _permute(strips, (1, 0, 2, 3), kind).reshape(pairs * len(names), steps, d)
+    # (M, P, steps, D) on the flattened latents, then back to the latent shape
+    strips = _stack([ops.interpolate(a2.reshape(pairs, d), b2.reshape(pairs, d), t, m) for m in names], kind)
+    return _permute(strips, (1, 0, 2, 3), kind).reshape(pairs * len(names), steps, *shape)
 
 
 # ----------------------------------------------------------------------------- MINE grids
@@ -341,7 +353,8 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
     Args:
         seed: ``(D,)`` latent to centre the patch on (e.g. the encoding of one image).
         latents: ``(N, D)`` encoded data set, numpy or torch (the result follows its kind
-            and dtype); ``N >= AR·AC``.
+            and dtype); ``N >= AR·AC``. Latents of any shape ``(N, *S)`` (with a seed of
+            shape ``S``) are searched as flattened vectors.
         rows, cols: grid size; ``rows − 1`` and ``cols − 1`` must be multiples of ``spacing``.
         spacing: cells from anchor to anchor (>= 1).
         method: interpolation between anchors (slerp by default).
@@ -373,15 +386,18 @@ def mine_grid(seed: Array, latents: Array, rows: int, cols: int, *, spacing: int
                              f"(try {below} or {below + spacing})")
     ar, ac = (rows - 1) // spacing + 1, (cols - 1) // spacing + 1
     data = finite_floats(latents, "latents")
-    if data.ndim != 2 or data.shape[1] == 0:
-        raise ValueError(f"latents must be (N, D), got shape {data.shape}")
+    if data.ndim < 2 or 0 in data.shape[1:]:
+        raise ValueError(f"latents must be (N, D) or (N, *S), got shape {data.shape}")
+    shape = tuple(data.shape[1:])
+    data = data.reshape(data.shape[0], -1)  # neighbours on the flattened latents
     n, d = data.shape
     if n < ar * ac:
         raise ValueError(f"a {rows}x{cols} MINE grid with spacing {spacing} needs {ar * ac} neighbours, "
                          f"but latents has only {n}")
     q = finite_floats(seed, "seed")
-    if q.shape != (d,):
-        raise ValueError(f"seed must be a ({d},) latent like the rows of latents, got shape {q.shape}")
+    if q.shape != shape:
+        raise ValueError(f"seed must be a {shape} latent like the rows of latents, got shape {q.shape}")
+    q = q.reshape(d)
     allowed = None if where is None else _allowed_rows(where, n)
     if allowed is not None and allowed.size < ar * ac:
         raise ValueError(f"a {rows}x{cols} MINE grid with spacing {spacing} needs {ar * ac} neighbours, "

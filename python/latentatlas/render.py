@@ -22,12 +22,15 @@ from PIL import Image, ImageDraw, ImageFont
 from ._files import atomic_write
 from ._arrays import check_images, check_int, is_number
 
-__all__ = ["to_numpy_images", "auto_scale", "image_sheet", "save_image", "save_gif"]
+__all__ = ["to_numpy_images", "auto_scale", "fit_cells", "image_sheet", "save_image", "save_gif"]
 
 Array = Any  # numpy.ndarray or torch.Tensor
 
 # Cells smaller than this many pixels are upscaled (by an integer factor) to at least it.
 MIN_CELL_PIXELS = 64
+# Cells larger than this many pixels on their longer side (a 512 px VAE's outputs) are
+# downscaled (area averaging) to fit it, unless the caller asks for max_cell=None.
+MAX_CELL_PIXELS = 256
 _LABEL_PAD = 4
 
 
@@ -55,6 +58,23 @@ def auto_scale(height: int, width: int) -> int:
     return max(1, math.ceil(MIN_CELL_PIXELS / side))
 
 
+def fit_cells(images: np.ndarray, max_cell: int) -> np.ndarray:
+    """NCHW images in [0, 1] downscaled by area averaging so that neither side exceeds
+    ``max_cell`` pixels (aspect kept); images already that small are returned unchanged."""
+    n, c, h, w = images.shape
+    max_cell = check_int("max_cell", max_cell, 1)
+    if max(h, w) <= max_cell:
+        return images
+    f = max(h, w) / max_cell
+    nh, nw = max(1, round(h / f)), max(1, round(w / f))
+    out = np.empty((n, c, nh, nw), dtype=np.float32)
+    for i in range(n):
+        for ch in range(c):
+            tile = Image.fromarray(np.ascontiguousarray(images[i, ch], dtype=np.float32), mode="F")
+            out[i, ch] = np.asarray(tile.resize((nw, nh), Image.Resampling.BOX), dtype=np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
 def _check_unit(name: str, value: Any) -> float:
     if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -79,7 +99,7 @@ def _check_labels(name: str, labels: Sequence[str] | None, count: int) -> list[s
 
 def image_sheet(images: Array, rows: int, cols: int, *, pad: int = 2, pad_value: float = 0.5,
                 scale: int | None = None, row_labels: Sequence[str] | None = None,
-                col_labels: Sequence[str] | None = None) -> np.ndarray:
+                col_labels: Sequence[str] | None = None, max_cell: int | None = MAX_CELL_PIXELS) -> np.ndarray:
     """Lays an image batch out on a ``rows × cols`` sheet, in reading order.
 
     Args:
@@ -91,6 +111,9 @@ def image_sheet(images: Array, rows: int, cols: int, *, pad: int = 2, pad_value:
         scale: integer nearest-neighbour upscaling of every image; None picks
             :func:`auto_scale` (8×8 digits become 64×64).
         row_labels, col_labels: optional texts drawn left of each row / above each column.
+        max_cell: images with a side longer than this are first downscaled (area
+            averaging, aspect kept) to fit it (:func:`fit_cells`), so a sheet of 512 px
+            VAE outputs stays a reasonable size; None keeps every image at full size.
 
     Returns:
         ``uint8`` array ``(height, width)`` for grayscale input, ``(height, width, 3)`` for
@@ -106,6 +129,8 @@ def image_sheet(images: Array, rows: int, cols: int, *, pad: int = 2, pad_value:
     pad = check_int("pad", pad, 0)
     pad_value = _check_unit("pad_value", pad_value)
     imgs = to_numpy_images(images)
+    if max_cell is not None:
+        imgs = fit_cells(imgs, max_cell)
     n, c, h, w = imgs.shape
     if n > rows * cols:
         raise ValueError(f"images has {n} images but a {rows}x{cols} sheet holds only {rows * cols}")

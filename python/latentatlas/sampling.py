@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import check_images, check_int, finite_floats, is_int, run_batched
+from ._arrays import check_images, check_int, finite_floats, is_int, latent_shape_of, run_batched
 from ._protocol import PRIORS, check_prior
 
 __all__ = ["PRIORS", "sample_prior", "sample_latents", "sample_grid", "prior_grid", "encode_batched",
@@ -66,19 +66,20 @@ def _model_dim_prior(model: Any) -> tuple[int, str]:
 
 
 def sample_latents(model: Any, n: int, *, seed: int | None = 0, dtype: Any = np.float32) -> np.ndarray:
-    """``n`` latents from ``model``'s prior (``model.latent_dim``, ``model.prior``);
-    see :func:`sample_prior`."""
+    """``n`` latents ``(n, *latent_shape)`` from ``model``'s prior (``model.latent_shape``,
+    ``model.prior``); see :func:`sample_prior` (the same numbers, reshaped)."""
     dim, prior = _model_dim_prior(model)
-    return sample_prior(n, dim, prior, seed=seed, dtype=dtype)
+    return sample_prior(n, dim, prior, seed=seed, dtype=dtype).reshape(-1, *latent_shape_of(model))
 
 
 def sample_grid(model: Any, rows: int, cols: int, *, seed: int | None = 0, dtype: Any = np.float32) -> np.ndarray:
-    """A ``(rows, cols, D)`` grid of prior samples for ``model`` (the reading-order reshape
-    of :func:`sample_latents` with ``n = rows·cols``), ready to decode into a sheet."""
+    """A ``(rows, cols, *latent_shape)`` grid of prior samples for ``model`` (the
+    reading-order reshape of :func:`sample_latents` with ``n = rows·cols``), ready to
+    decode into a sheet."""
     rows = check_int("rows", rows, 1)
     cols = check_int("cols", cols, 1)
     z = sample_latents(model, rows * cols, seed=seed, dtype=dtype)
-    return z.reshape(rows, cols, z.shape[1])
+    return z.reshape(rows, cols, *z.shape[1:])
 
 
 def _prior_quantiles(n: int, prior: str) -> np.ndarray:
@@ -134,47 +135,54 @@ def prior_grid(rows: int, cols: int, dim: int = 2, prior: str = "gaussian", *, a
 
 
 def decode_batched(model: Any, latents: Array, *, batch_size: int = 256) -> np.ndarray:
-    """Decodes latents of shape ``(..., D)`` in batches into images ``(..., C, H, W)``.
+    """Decodes latents of shape ``(..., *S)`` in batches into images ``(..., C, H, W)``.
 
     Args:
-        model: a protocol model (``latent_dim``, ``decode``).
-        latents: float array or tensor whose last dimension is ``model.latent_dim``; any
-            leading shape (a grid ``(rows, cols, D)`` gives ``(rows, cols, C, H, W)``).
+        model: a protocol model (``latent_shape`` ``S`` or ``latent_dim``, ``decode``).
+        latents: float array or tensor whose trailing dimensions are the model's latent
+            shape ``S``; any leading shape (a grid ``(rows, cols, *S)`` gives
+            ``(rows, cols, C, H, W)``).
         batch_size: latents per ``decode`` call.
 
     Returns:
         float32 numpy images.
     """
-    dim, _ = _model_dim_prior(model)
+    _model_dim_prior(model)
+    shape = latent_shape_of(model)
     batch_size = check_int("batch_size", batch_size, 1)
     z = finite_floats(latents, "latents")
-    if z.ndim == 0 or z.shape[-1] != dim:
-        raise ValueError(f"latents must end in the model's latent size {dim}, got shape {z.shape}")
-    flat = z.reshape(-1, dim)
+    if z.ndim < len(shape) or z.shape[z.ndim - len(shape):] != shape:
+        what = f"latent size {shape[0]}" if len(shape) == 1 else f"latent shape {shape}"
+        raise ValueError(f"latents must end in the model's {what}, got shape {z.shape}")
+    lead = z.shape[:z.ndim - len(shape)]
+    flat = z.reshape(-1, *shape)
     if flat.shape[0] == 0:
         raise ValueError("latents is empty: nothing to decode")
     images = run_batched(model.decode, flat, batch_size, device=getattr(model, "device", None), what="model.decode")
     if images.ndim != 4:
         raise ValueError(f"model.decode must return NCHW images, got shape {images.shape}")
-    return images.reshape(z.shape[:-1] + images.shape[1:])
+    return images.reshape(lead + images.shape[1:])
 
 
 def encode_batched(model: Any, images: Array, *, batch_size: int = 256) -> np.ndarray:
-    """Encodes an NCHW image batch in batches into ``(N, D)`` float32 latents.
+    """Encodes an NCHW image batch in batches into ``(N, *latent_shape)`` float32 latents
+    (a :class:`~latentatlas.data.LazyImages` is decoded one batch at a time).
 
     Raises:
         TypeError: the model has no ``encode``.
         ValueError: images not NCHW with 1 or 3 channels, empty, NaN/Inf, or the encoder
             returns the wrong shape.
     """
-    dim, _ = _model_dim_prior(model)
+    _model_dim_prior(model)
     if not callable(getattr(model, "encode", None)):
         raise TypeError("model has no encode(): this needs a model with an encoder")
     batch_size = check_int("batch_size", batch_size, 1)
-    x = check_images(images)
+    # image files (LazyImages) are decoded one batch at a time by run_batched
+    x = images if getattr(images, "is_lazy_images", False) else check_images(images)
     if x.shape[0] == 0:
         raise ValueError("images is empty: nothing to encode")
+    shape = latent_shape_of(model)
     z = run_batched(model.encode, x, batch_size, device=getattr(model, "device", None), what="model.encode")
-    if z.shape != (x.shape[0], dim):
-        raise ValueError(f"model.encode must return (N, {dim}) latents, got shape {z.shape}")
+    if z.shape != (x.shape[0], *shape):
+        raise ValueError(f"model.encode must return (N, {', '.join(map(str, shape))}) latents, got shape {z.shape}")
     return z

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import grids, render, sampling
-from ._arrays import check_int
+from ._arrays import check_int, latent_shape_of
 
 __all__ = ["j_diagram_sheet", "strips_sheet", "mine_sheet", "latent_grid_sheet", "first_images",
            "render_paper_sheets"]
@@ -26,10 +26,11 @@ Array = Any
 def latent_grid_sheet(model: Any, latents: Array, *, batch_size: int = 256, pad: int = 2,
                       scale: int | None = None, row_labels: Sequence[str] | None = None,
                       col_labels: Sequence[str] | None = None) -> np.ndarray:
-    """Decodes a ``(rows, cols, D)`` latent grid in batches and lays it out as a sheet."""
+    """Decodes a ``(rows, cols, D)`` (or ``(rows, cols, *S)``) latent grid in batches and
+    lays it out as a sheet."""
     shape = tuple(latents.shape)
-    if len(shape) != 3:
-        raise ValueError(f"latents must be a (rows, cols, D) grid, got shape {shape}")
+    if len(shape) < 3:
+        raise ValueError(f"latents must be a (rows, cols, D) or (rows, cols, *S) grid, got shape {shape}")
     images = sampling.decode_batched(model, latents, batch_size=batch_size)
     flat = images.reshape((shape[0] * shape[1],) + images.shape[2:])
     return render.image_sheet(flat, shape[0], shape[1], pad=pad, scale=scale,
@@ -100,7 +101,7 @@ def first_images(dataset: Any, n: int = 3, split: str = "valid") -> tuple[np.nda
     rows = np.flatnonzero(np.asarray(dataset.split) == split)
     if len(rows) < n:
         raise ValueError(f"the {split!r} split has {len(rows)} images, fewer than {n}")
-    return np.asarray(dataset.images)[rows[:n]], rows[:n]
+    return np.asarray(dataset.images[rows[:n]]), rows[:n]
 
 
 def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *, rows: int = 7, cols: int = 7,
@@ -124,6 +125,7 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     dim, prior = model.latent_dim, model.prior
+    shape = latent_shape_of(model)
     written: dict[str, str] = {}
 
     def save(name: str, sheet: np.ndarray) -> None:
@@ -135,24 +137,25 @@ def render_paper_sheets(model: Any, dataset: Any, out_dir: str | os.PathLike, *,
 
     split = np.asarray(dataset.split)
     held_out = np.flatnonzero(split != "train")
-    latents = sampling.encode_batched(model, np.asarray(dataset.images)[held_out], batch_size=batch_size)
+    latents = sampling.encode_batched(model, dataset.images[held_out], batch_size=batch_size)
     seed_row = int(np.flatnonzero(split[held_out] == "valid")[0])  # the J-Diagram's source A
     sheet, _ = mine_sheet(model, latents[seed_row], latents, 9, 9, spacing=2, batch_size=batch_size)
     save("mine.png", sheet)
 
-    z = sampling.sample_prior(8, dim, prior, seed=seed)
+    z = sampling.sample_latents(model, 8, seed=seed)
     save("strips_prior.png", strips_sheet(model, z[:4], z[4:], 9, batch_size=batch_size))
     save("strips_encoded.png", strips_sheet(model, latents[1:4], latents[4:7], 9, batch_size=batch_size))
     save("samples.png", latent_grid_sheet(model, sampling.sample_grid(model, 8, 8, seed=seed + 1),
                                           batch_size=batch_size))
     if dim >= 2:
         # the two coordinates the held-out encodings use most (a VAE leaves some inactive)
-        second, first = (int(i) for i in np.argsort(latents.var(axis=0), kind="stable")[-2:])
-        grid = sampling.prior_grid(9, 9, dim, prior, axes=(first, second))
+        flat = latents.reshape(len(latents), -1)  # coordinates of the flattened latents
+        second, first = (int(i) for i in np.argsort(flat.var(axis=0), kind="stable")[-2:])
+        grid = sampling.prior_grid(9, 9, dim, prior, axes=(first, second)).reshape(9, 9, *shape)
         save("prior_grid.png", latent_grid_sheet(model, grid, batch_size=batch_size))
-    keys = sampling.sample_prior(4, dim, prior, seed=seed + 2)
+    keys = sampling.sample_latents(model, 4, seed=seed + 2)
     walk = grids.interpolation_strips(keys, np.roll(keys, -1, axis=0), 16, methods=("slerp",))[:, :-1]
-    frames = sampling.decode_batched(model, walk.reshape(-1, dim), batch_size=batch_size)
+    frames = sampling.decode_batched(model, walk.reshape(-1, *shape), batch_size=batch_size)
     written["walk.gif"] = render.save_gif(frames, os.path.join(out_dir, "walk.gif"))
     return written
 

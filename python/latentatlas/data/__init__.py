@@ -7,6 +7,7 @@ Every loader returns a :class:`Dataset`; :func:`encode_dataset` turns one into a
 from __future__ import annotations
 
 from .celeba import load_celeba, parse_attr_file, parse_partition_file
+from ._images import LazyImages
 from .dataset import Dataset
 from .digits import load_digits
 from .folder import load_image_folder
@@ -29,6 +30,7 @@ from .store import LatentStore, VectorSet, encode_dataset, read_json_vectors, wr
 __all__ = [
     "Dataset",
     "LatentStore",
+    "LazyImages",
     "SHAPE_ATTRIBUTES",
     "SHAPE_NAMES",
     "VectorSet",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ._images import normalize_size, read_images
+from ._images import LAZY_BYTES, LazyImages, normalize_size, read_images
 from .dataset import Dataset
 
 _PARTITIONS = {"0": "train", "1": "valid", "2": "test"}
@@ -86,6 +87,7 @@ def load_celeba(
     crop: int | None = None,
     limit: int | None = None,
     progress: bool = True,
+    lazy: bool | None = None,
 ) -> Dataset:
     """Load CelebA from ``root`` (``img_align_celeba/``, ``list_attr_celeba.txt``, ``list_eval_partition.txt``).
 
@@ -93,6 +95,9 @@ def load_celeba(
     when None; 140 is the common choice for the aligned 178x218 images) and resized to
     ``size``. Labels are the 40 attributes mapped from -1/+1 to 0/1. ``limit`` loads only
     the first ``limit`` rows of the attribute file (the whole set at 64x64 needs ~10 GB).
+    ``lazy=True`` keeps the file names and decodes a batch at a time when the images are
+    used (see :func:`~latentatlas.data.load_image_folder`); ``None`` (default) is lazy when
+    the decoded images would pass 256 MiB.
     """
     root = Path(root)
     if not root.is_dir():
@@ -113,10 +118,19 @@ def load_celeba(
     image_dir = root / "img_align_celeba"
     if not image_dir.is_dir():
         raise ValueError(f"CelebA image folder {str(image_dir)!r} not found")
-    images = read_images(
-        [image_dir / f for f in filenames], channels=3, size=hw, crop=crop, center_crop_square=True,
-        progress=progress, desc="celeba",
-    )
+    paths = [image_dir / f for f in filenames]
+    if lazy is None:
+        lazy = hw is not None and len(paths) * 3 * hw[0] * hw[1] * 4 > LAZY_BYTES
+    if lazy:
+        if hw is None:
+            raise ValueError("lazy=True needs size=")
+        missing_file = next((p for p in paths if not p.is_file()), None)
+        if missing_file is not None:
+            raise ValueError(f"image file {str(missing_file)!r} does not exist")
+        images: Any = LazyImages(paths, channels=3, size=hw, crop=crop, center_crop_square=True)
+    else:
+        images = read_images(paths, channels=3, size=hw, crop=crop, center_crop_square=True,
+                             progress=progress, desc="celeba")
     return Dataset(
         images=images,
         labels=labels,

@@ -16,7 +16,9 @@ class Dataset:
     """Images with binary attribute labels, optional class ids, and a train/valid/test split.
 
     Attributes:
-        images: ``(N, C, H, W)`` float32 in ``[0, 1]``.
+        images: ``(N, C, H, W)`` float32 in ``[0, 1]``: a numpy array, or image files
+            decoded a batch at a time (:class:`~latentatlas.data.LazyImages`, from the
+            loaders' ``lazy=True``).
         labels: ``(N, K)`` uint8 in ``{0, 1}``; column ``k`` is attribute ``label_names[k]``.
         label_names: the ``K`` attribute names.
         split: ``(N,)`` strings, each ``"train"``, ``"valid"`` or ``"test"``.
@@ -39,6 +41,15 @@ class Dataset:
 
     def __post_init__(self) -> None:
         images = self.images
+        if getattr(images, "is_lazy_images", False):  # files decoded on demand: shape known, pixels in [0, 1]
+            if len(images) == 0:
+                raise ValueError("a Dataset needs at least one image, got 0")
+            if images.shape[1] not in (1, 3):
+                raise ValueError(f"images must have 1 or 3 channels, got {images.shape[1]}")
+            self.labels, self.label_names, self.split, self.classes = check_annotations(
+                len(images), self.labels, self.label_names, self.split, self.classes
+            )
+            return
         if not isinstance(images, np.ndarray):
             raise TypeError(f"images must be a numpy array, got {type(images).__name__}")
         if images.dtype != np.float32:  # stored as given: no silent copy of a large data set

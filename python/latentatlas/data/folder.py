@@ -6,10 +6,11 @@ import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ._images import normalize_size, read_images
+from ._images import LAZY_BYTES, LazyImages, image_size_of, normalize_size, read_images
 from ._util import SPLITS, random_split
 from .dataset import Dataset
 
@@ -35,6 +36,8 @@ def load_image_folder(
     split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     progress: bool = True,
+    crop: bool = True,
+    lazy: bool | None = None,
 ) -> Dataset:
     """Load the images named in a CSV (paths relative to ``root``) with their labels.
 
@@ -42,7 +45,14 @@ def load_image_folder(
     train/valid/test per row (otherwise a seeded random split with ``split_fractions``);
     an optional ``class_column`` holds non-negative integer class ids. Every other column
     is a binary attribute (0/1, -1/1 or true/false). Images are resized to ``size`` when
-    given, otherwise they must all have the same size.
+    given (after a centred crop to ``size``'s aspect ratio unless ``crop=False``),
+    otherwise they must all have the same size.
+
+    ``lazy=True`` keeps only the file names and decodes a batch at a time when the images
+    are used (:class:`LazyImages`: the way to take thousands of 256–512 px images to a
+    diffusion VAE); ``None`` (default) is lazy when the decoded set would pass 256 MiB.
+    Without ``size``, a lazy set takes the first image's size and every other image must
+    match it.
     """
     root = Path(root)
     labels_csv = Path(labels_csv)
@@ -95,7 +105,18 @@ def load_image_folder(
     if len(set(filenames)) != len(filenames):
         dup = next(f for f in filenames if filenames.count(f) > 1)
         raise ValueError(f"labels CSV {str(labels_csv)!r} lists {dup!r} more than once")
-    images = read_images([root / f for f in filenames], channels=channels, size=hw, progress=progress, desc="folder")
+    paths = [root / f for f in filenames]
+    if lazy is None or lazy:
+        missing = next((p for p in paths if not p.is_file()), None)
+        if missing is not None:
+            raise ValueError(f"image file {str(missing)!r} does not exist")
+        shape_hw = hw if hw is not None else image_size_of(paths[0])
+        lazy = bool(lazy) or len(paths) * channels * shape_hw[0] * shape_hw[1] * 4 > LAZY_BYTES
+    if lazy:
+        images: Any = LazyImages(paths, channels=channels, size=shape_hw, center_crop=crop and hw is not None)
+    else:
+        images = read_images(paths, channels=channels, size=hw, center_crop=crop and hw is not None,
+                             progress=progress, desc="folder")
     return Dataset(
         images=images,
         labels=labels,

@@ -30,7 +30,10 @@ def _check_provenance(provenance: Any) -> None:
 
 @dataclass(eq=False)
 class LatentStore:
-    """Encodings of a data set: ``latents (N, D)`` float32 plus the data set's labels and split.
+    """Encodings of a data set: ``latents (N, *S)`` float32 plus the data set's labels and split.
+
+    ``S`` is the model's latent shape (``(D,)`` for flat models, ``(4, h, w)`` for a
+    latent-diffusion VAE); it is saved with the store and checked on load.
 
     ``provenance`` is a JSON-able dict saying where the latents came from (model config,
     data set, batch size, library version).
@@ -45,8 +48,8 @@ class LatentStore:
 
     def __post_init__(self) -> None:
         lat = as_numpy(self.latents)
-        if lat.ndim != 2 or lat.shape[1] == 0:
-            raise ValueError(f"latents must have shape (N, D) with D > 0, got {lat.shape}")
+        if lat.ndim < 2 or 0 in lat.shape[1:]:
+            raise ValueError(f"latents must have shape (N, D) or (N, *S) with no empty latent axis, got {lat.shape}")
         if lat.dtype.kind != "f":
             raise TypeError(f"latents must be floating point, got {lat.dtype}")
         if not np.all(np.isfinite(lat)):
@@ -63,8 +66,13 @@ class LatentStore:
 
     @property
     def latent_dim(self) -> int:
-        """D, the length of each latent vector."""
-        return int(self.latents.shape[1])
+        """D, the number of values in each latent (``prod(latent_shape)``)."""
+        return int(np.prod(self.latents.shape[1:]))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """``S``, the shape of one latent (``(D,)`` for flat latents)."""
+        return tuple(int(s) for s in self.latents.shape[1:])
 
     def subset(self, split: str) -> LatentStore:
         """The rows of one split as a new store."""
@@ -80,6 +88,7 @@ class LatentStore:
         arrays = {
             "format": np.array(_STORE_FORMAT),
             "latents": self.latents,
+            "latent_shape": np.array(self.latent_shape, dtype=np.int64),
             "labels": self.labels,
             "label_names": np.array(self.label_names, dtype=str).reshape(len(self.label_names)),
             "split": self.split,
@@ -97,6 +106,7 @@ class LatentStore:
         Every problem (a forged array size, bad contents) is a ValueError naming the file."""
         data, provenance = _read_npz(Path(path), "latent store", _STORE_FORMAT,
                                      ("latents", "labels", "label_names", "split"))
+        _check_latent_shape(path, data, "latents")
         try:
             return cls(
                 latents=data["latents"],
@@ -110,8 +120,9 @@ class LatentStore:
             raise ValueError(f"{str(path)!r}: {exc}") from None
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write only the latents in the paper library's JSON vector format (a list of lists)."""
-        return write_json_vectors(path, self.latents)
+        """Write only the latents in the paper library's JSON vector format (a list of
+        lists; latents of shape ``S`` are written flattened, in C order)."""
+        return write_json_vectors(path, self.latents.reshape(len(self), -1))
 
 
 _VECTORS_FORMAT = 1
@@ -122,7 +133,7 @@ class VectorSet:
     """Named latent-space vectors (attribute, balanced, synthetic or centroid vectors) with
     a record of how they were made; the file format of ``latentatlas atvec`` and ``edit``.
 
-    ``vectors`` is ``(K, D)`` float64, ``names`` the K distinct names, ``provenance`` a
+    ``vectors`` is ``(K, D)`` (or ``(K, *S)`` for latents of shape ``S``) float64, ``names`` the K distinct names, ``provenance`` a
     JSON-able dict (per-vector ``kinds``, the source store or data set, the split, ...).
     :meth:`save` writes ``.npz``; :meth:`to_json` the paper library's JSON (vectors only);
     :meth:`load` reads either (JSON vectors are named ``"0"``, ``"1"``, ...).
@@ -134,8 +145,8 @@ class VectorSet:
 
     def __post_init__(self) -> None:
         v = as_numpy(self.vectors)
-        if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
-            raise ValueError(f"vectors must have shape (K, D) with K, D > 0, got {v.shape}")
+        if v.ndim < 2 or 0 in v.shape:
+            raise ValueError(f"vectors must have shape (K, D) or (K, *S) with no empty axis, got {v.shape}")
         if v.dtype.kind not in "fiu":
             raise TypeError(f"vectors must be numeric, got {v.dtype}")
         if not np.all(np.isfinite(v)):
@@ -154,11 +165,24 @@ class VectorSet:
 
     @property
     def latent_dim(self) -> int:
-        """D, the length of each vector."""
-        return int(self.vectors.shape[1])
+        """D, the number of values in each vector (``prod(latent_shape)``)."""
+        return int(np.prod(self.vectors.shape[1:]))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """``S``, the shape of each vector (``(D,)`` for flat vectors)."""
+        return tuple(int(s) for s in self.vectors.shape[1:])
+
+    def reshaped(self, shape: Sequence[int]) -> VectorSet:
+        """The same vectors read as latents of ``shape`` (e.g. flat JSON vectors for a model
+        with spatial latents); a ValueError when the sizes differ."""
+        shape = tuple(int(s) for s in shape)
+        if int(np.prod(shape)) != self.latent_dim:
+            raise ValueError(f"vectors of shape {self.latent_shape} cannot be read as latents of shape {shape}")
+        return VectorSet(self.vectors.reshape(len(self), *shape), list(self.names), dict(self.provenance))
 
     def __getitem__(self, name: str) -> np.ndarray:
-        """The ``(D,)`` vector called ``name``."""
+        """The vector called ``name``, shaped like one latent."""
         return self.vectors[self._index(name)]
 
     def _index(self, name: str) -> int:
@@ -179,13 +203,15 @@ class VectorSet:
         path = Path(path)
         with atomic_open(path, "wb") as fh:
             np.savez(fh, format=np.array(_VECTORS_FORMAT), vectors=self.vectors,
+                     latent_shape=np.array(self.latent_shape, dtype=np.int64),
                      names=np.array(self.names, dtype=str).reshape(len(self.names)),
                      provenance=np.array(json.dumps(self.provenance)))
         return path
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write only the vectors in the paper library's JSON format (a list of lists)."""
-        return write_json_vectors(path, self.vectors)
+        """Write only the vectors in the paper library's JSON format (a list of lists,
+        flattened in C order)."""
+        return write_json_vectors(path, self.vectors.reshape(len(self), -1))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> VectorSet:
@@ -195,6 +221,7 @@ class VectorSet:
             vectors = read_json_vectors(path)
             return cls(vectors, [str(i) for i in range(len(vectors))], {"source": str(path)})
         data, provenance = _read_npz(path, "vector file", _VECTORS_FORMAT, ("vectors", "names"))
+        _check_latent_shape(path, data, "vectors")
         try:
             return cls(data["vectors"], [str(s) for s in np.atleast_1d(data["names"])], provenance)
         except (TypeError, ValueError) as exc:
@@ -242,6 +269,19 @@ def _check_npz_sizes(fh: Any, path: Path) -> None:
             if info.file_size != header + nbytes:
                 raise _SizeError(f"{str(path)!r}: array {name!r} claims shape {shape} {dtype} ({nbytes:,} bytes) "
                                  f"but the file holds {info.file_size - header:,} bytes of it")
+
+
+def _check_latent_shape(path: Any, data: dict[str, np.ndarray], key: str) -> None:
+    """ValueError unless the recorded ``latent_shape`` (files written before it was
+    recorded have none) matches the trailing shape of ``data[key]``."""
+    if "latent_shape" not in data:
+        return
+    rec = data["latent_shape"]
+    if rec.ndim != 1 or rec.dtype.kind not in "iu" or rec.size == 0:
+        raise ValueError(f"{str(path)!r}: latent_shape must be a list of ints, got {rec.tolist()!r}")
+    if tuple(int(s) for s in rec) != tuple(data[key].shape[1:]):
+        raise ValueError(f"{str(path)!r}: {key} have shape {tuple(data[key].shape[1:])} per row but the file "
+                         f"records latent_shape {tuple(int(s) for s in rec)}")
 
 
 def _read_npz(path: Path, what: str, version: int, required: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict]:
@@ -327,14 +367,17 @@ def encode_dataset(
     batch_size = check_int("batch_size", batch_size, 1)
     latents = run_batched(model.encode, dataset.images, batch_size, device=getattr(model, "device", None),
                           what="model.encode", progress=progress, desc="encode")
-    if latents.ndim != 2:
-        raise ValueError(f"model.encode must return (N, D) latents, got shape {latents.shape}")
+    shape = getattr(model, "latent_shape", None)
+    if latents.ndim < 2 or (shape is not None and latents.shape[1:] != tuple(shape)):
+        want = "(N, D)" if shape is None else f"(N, {', '.join(map(str, shape))})"
+        raise ValueError(f"model.encode must return {want} latents, got shape {latents.shape}")
     n = len(dataset)
     config = getattr(model, "config", None)
     provenance: dict[str, Any] = {
         "dataset": dataset.name,
         "n": n,
         "image_shape": list(dataset.image_shape),
+        "latent_shape": list(latents.shape[1:]),
         "model": type(model).__name__,
         "batch_size": batch_size,
     }

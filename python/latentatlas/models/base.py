@@ -16,17 +16,21 @@ from .._protocol import check_prior
 
 @runtime_checkable
 class GenerativeModel(Protocol):
-    """What latentatlas needs from a model: a latent size, a prior, and ``decode`` (``encode`` where it exists).
+    """What latentatlas needs from a model: a latent shape, a prior, and ``decode`` (``encode`` where it exists).
 
-    ``encode(x)`` takes images ``(N, C, H, W)`` float in [0, 1] and returns latents
-    ``(N, latent_dim)``; ``decode(z)`` does the reverse. Both are batched.
+    ``latent_shape`` is the shape ``S`` of one latent: ``(D,)`` for a flat model,
+    ``(4, H/8, W/8)`` for a latent-diffusion VAE; ``latent_dim`` is ``prod(S)``, the size of
+    a latent read as one vector. ``encode(x)`` takes images ``(N, C, H, W)`` float in [0, 1]
+    and returns latents ``(N, *S)``; ``decode(z)`` does the reverse. Both are batched.
+    Code that meets a model without ``latent_shape`` reads it as ``(latent_dim,)``
+    (:func:`latentatlas._arrays.latent_shape_of`).
     """
 
     latent_dim: int
     prior: str
 
     def decode(self, z: Any) -> Any:
-        """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
+        """Latents ``(N, *latent_shape)`` -> images ``(N, C, H, W)`` in [0, 1]."""
 
 
 def check_image_shape(shape: Any) -> tuple[int, int, int]:
@@ -98,6 +102,11 @@ class LatentModel(nn.Module):
         self.meta: dict[str, Any] = {}
 
     @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The shape of one latent: ``(latent_dim,)`` for the flat built-in models."""
+        return (self.latent_dim,)
+
+    @property
     def device(self) -> torch.device:
         """Where the model's parameters (or buffers) live."""
         for t in list(self.parameters()) + list(self.buffers()):
@@ -133,17 +142,18 @@ class LatentModel(nn.Module):
         return self._batched(self._encode, x, "x", self.image_shape, batch_size, unit_range=True)
 
     def decode(self, z: Any, *, batch_size: int = 1024) -> Any:
-        """Latents ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
-        return self._batched(self._decode, z, "z", (self.latent_dim,), batch_size)
+        """Latents ``(N, *latent_shape)`` -> images ``(N, C, H, W)`` in [0, 1]."""
+        return self._batched(self._decode, z, "z", self.latent_shape, batch_size)
 
     def reconstruct(self, x: Any, *, batch_size: int = 1024) -> Any:
         """``decode(encode(x))``: the paper's reconstruction of an input through the model."""
         return self.decode(self.encode(x, batch_size=batch_size), batch_size=batch_size)
 
     def sample_latents(self, n: int, *, seed: int | None = None) -> torch.Tensor:
-        """``n`` latents from the model's prior (CPU tensor; seeded when ``seed`` is given)."""
+        """``n`` latents ``(n, *latent_shape)`` from the model's prior (CPU tensor; seeded when ``seed`` is given)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        return prior_tensor(check_int("n", n, 1), self.latent_dim, self.prior, generator=gen)
+        z = prior_tensor(check_int("n", n, 1), self.latent_dim, self.prior, generator=gen)
+        return z.reshape(z.shape[0], *self.latent_shape)
 
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """Decode ``n`` random latents from the prior: images ``(n, C, H, W)`` (CPU tensor)."""
