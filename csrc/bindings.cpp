@@ -34,13 +34,13 @@ std::string dtype_str(const py::array& x) { return py::str(x.dtype()).cast<std::
 
 // 0 = float32, 1 = float64; anything else is a TypeError naming the argument.
 int dtype_code(const py::array& x, const char* name) {
-  if (x.dtype().is(py::dtype::of<float>())) return 0;
-  if (x.dtype().is(py::dtype::of<double>())) return 1;
+  if (x.dtype().equal(py::dtype::of<float>())) return 0;
+  if (x.dtype().equal(py::dtype::of<double>())) return 1;
   throw py::type_error(std::string(name) + " must be float32 or float64, got " + dtype_str(x));
 }
 
 void same_dtype(const py::array& x, const char* name, const py::array& ref, const char* ref_name) {
-  if (!x.dtype().is(ref.dtype()))
+  if (!x.dtype().equal(ref.dtype()))
     throw py::type_error(std::string(name) + " must have the dtype of " + ref_name + " (" +
                          dtype_str(ref) + "), got " + dtype_str(x));
 }
@@ -277,7 +277,7 @@ void gather_score(const py::array& q, const py::array& data, const py::array& ro
   const int code = dtype_code(q, "q");
   same_dtype(data, "data", q, "q");
   same_dtype(out, "out", q, "q");
-  if (!rows.dtype().is(py::dtype::of<std::int64_t>()))
+  if (!rows.dtype().equal(py::dtype::of<std::int64_t>()))
     throw py::type_error("rows must be int64, got " + dtype_str(rows));
   need_ndim(q, "q", 2);
   need_ndim(data, "data", 2);

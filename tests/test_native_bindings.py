@@ -91,3 +91,21 @@ def test_cuda_binding_without_a_device_says_so(cuda_module):
     B = _DeviceBuffer
     with pytest.raises(ValueError, match="no CUDA device is available"):
         cuda_module.score(B((2, 3)), B((4, 3)), False, B((2, 4)), 0)
+
+
+def test_unpickled_arrays_are_accepted_by_dtype_value_not_identity() -> None:
+    """An array that went through pickle (as Ray, multiprocessing and caches move data) can
+    carry a dtype object that equals numpy's float64 but is not the same object; the binding
+    compares dtypes by value, so such arrays score like any other."""
+    import pickle
+
+    import latentatlas as la
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        z = rng.standard_normal((5, 7)).astype(dtype)
+        v = rng.standard_normal((3, 7)).astype(dtype)
+        z2, v2 = pickle.loads(pickle.dumps(z)), pickle.loads(pickle.dumps(v))
+        ref = z.astype(np.float64) @ v.astype(np.float64).T
+        np.testing.assert_allclose(la.score(z2, v2), ref, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        np.testing.assert_allclose(la.score(z, v2), ref, rtol=1e-5 if dtype == np.float32 else 1e-12)
