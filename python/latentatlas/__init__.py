@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 from ._contract import PUBLIC_OPS as _OPS  # pure Python: the names only, nothing loaded
 
 _SUBMODULES = ("ops", "torch_ops", "models", "data", "cli", "attributes", "atdot", "diagnostics", "grids", "sampling",
-               "neighbors", "render", "sheets", "experiments", "plots", "bench")
+               "neighbors", "render", "sheets", "experiments", "plots", "bench", "distributed")
 _FROM = {name: "ops" for name in _OPS}
 _FROM.update({"encode_dataset": "data", "LatentStore": "data", "AtDot": "atdot", "NeighborIndex": "neighbors"})
 

@@ -80,6 +80,32 @@ def parse_partition_file(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
+def celeba_rows(
+    root: str | os.PathLike[str], *, limit: int | None = None
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """CelebA's annotations without reading any image: ``(filenames, attribute names,
+    labels (N, 40) uint8, split (N,))`` for the first ``limit`` rows (all when None),
+    as :func:`load_celeba` uses them. Problems are ValueErrors naming the file."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"CelebA folder {str(root)!r} does not exist")
+    filenames, names, labels = parse_attr_file(root / "list_attr_celeba.txt")
+    partition = parse_partition_file(root / "list_eval_partition.txt")
+    missing = [f for f in filenames if f not in partition]
+    if missing:
+        raise ValueError(f"list_eval_partition.txt has no entry for {len(missing)} images, e.g. {missing[0]!r}")
+    extra = len(partition) - len(filenames)
+    if extra:
+        raise ValueError(f"list_eval_partition.txt lists {extra} images that list_attr_celeba.txt does not")
+    if limit is not None:
+        if limit <= 0:
+            raise ValueError(f"limit must be positive, got {limit}")
+        filenames, labels = filenames[:limit], labels[:limit]
+    if not (root / "img_align_celeba").is_dir():
+        raise ValueError(f"CelebA image folder {str(root / 'img_align_celeba')!r} not found")
+    return filenames, names, labels, np.array([partition[f] for f in filenames])
+
+
 def load_celeba(
     root: str | os.PathLike[str],
     *,
@@ -99,26 +125,9 @@ def load_celeba(
     used (see :func:`~latentatlas.data.load_image_folder`); ``None`` (default) is lazy when
     the decoded images would pass 256 MiB.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"CelebA folder {str(root)!r} does not exist")
     hw = normalize_size(size)
-    filenames, names, labels = parse_attr_file(root / "list_attr_celeba.txt")
-    partition = parse_partition_file(root / "list_eval_partition.txt")
-    missing = [f for f in filenames if f not in partition]
-    if missing:
-        raise ValueError(f"list_eval_partition.txt has no entry for {len(missing)} images, e.g. {missing[0]!r}")
-    extra = len(partition) - len(filenames)
-    if extra:
-        raise ValueError(f"list_eval_partition.txt lists {extra} images that list_attr_celeba.txt does not")
-    if limit is not None:
-        if limit <= 0:
-            raise ValueError(f"limit must be positive, got {limit}")
-        filenames, labels = filenames[:limit], labels[:limit]
-    image_dir = root / "img_align_celeba"
-    if not image_dir.is_dir():
-        raise ValueError(f"CelebA image folder {str(image_dir)!r} not found")
-    paths = [image_dir / f for f in filenames]
+    filenames, names, labels, split = celeba_rows(root, limit=limit)
+    paths = [Path(root) / "img_align_celeba" / f for f in filenames]
     if lazy is None:
         lazy = hw is not None and len(paths) * 3 * hw[0] * hw[1] * 4 > LAZY_BYTES
     if lazy:
@@ -135,7 +144,7 @@ def load_celeba(
         images=images,
         labels=labels,
         label_names=names,
-        split=np.array([partition[f] for f in filenames]),
+        split=split,
         classes=None,
         name="celeba",
         meta={"root": str(root), "filenames": filenames, "crop": crop, "size": list(hw or ())},

@@ -24,35 +24,21 @@ def _parse_binary(value: str, column: str, line: int) -> int:
     raise ValueError(f"labels CSV line {line}, column {column!r}: expected 0/1 (or -1/1, true/false), got {value!r}")
 
 
-def load_image_folder(
+def read_labels_csv(
     root: str | os.PathLike[str],
     labels_csv: str | os.PathLike[str],
     *,
-    size: int | tuple[int, int] | None = None,
-    channels: int = 3,
     filename_column: str = "filename",
     split_column: str = "split",
     class_column: str = "class",
     split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
-    progress: bool = True,
-    crop: bool = True,
-    lazy: bool | None = None,
-) -> Dataset:
-    """Load the images named in a CSV (paths relative to ``root``) with their labels.
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray | None]:
+    """The rows of an image folder's labels CSV, without reading any image.
 
-    The CSV needs a header with ``filename_column``. An optional ``split_column`` holds
-    train/valid/test per row (otherwise a seeded random split with ``split_fractions``);
-    an optional ``class_column`` holds non-negative integer class ids. Every other column
-    is a binary attribute (0/1, -1/1 or true/false). Images are resized to ``size`` when
-    given (after a centred crop to ``size``'s aspect ratio unless ``crop=False``),
-    otherwise they must all have the same size.
-
-    ``lazy=True`` keeps only the file names and decodes a batch at a time when the images
-    are used (:class:`LazyImages`: the way to take thousands of 256–512 px images to a
-    diffusion VAE); ``None`` (default) is lazy when the decoded set would pass 256 MiB.
-    Without ``size``, a lazy set takes the first image's size and every other image must
-    match it.
+    Returns ``(filenames, labels (N, K) uint8, attribute names, split (N,), classes (N,) or None)``
+    as :func:`load_image_folder` uses them (a seeded random split when the CSV has no
+    split column). Every problem with the folder or the CSV is a ValueError naming it.
     """
     root = Path(root)
     labels_csv = Path(labels_csv)
@@ -60,7 +46,6 @@ def load_image_folder(
         raise ValueError(f"image folder {str(root)!r} does not exist")
     if not labels_csv.is_file():
         raise ValueError(f"labels CSV {str(labels_csv)!r} does not exist")
-    hw = normalize_size(size)
     try:
         with open(labels_csv, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
@@ -105,6 +90,46 @@ def load_image_folder(
     if len(set(filenames)) != len(filenames):
         dup = next(f for f in filenames if filenames.count(f) > 1)
         raise ValueError(f"labels CSV {str(labels_csv)!r} lists {dup!r} more than once")
+    if split is None:
+        split = random_split(len(filenames), split_fractions, seed)
+    return filenames, labels, attr_cols, split, classes
+
+
+def load_image_folder(
+    root: str | os.PathLike[str],
+    labels_csv: str | os.PathLike[str],
+    *,
+    size: int | tuple[int, int] | None = None,
+    channels: int = 3,
+    filename_column: str = "filename",
+    split_column: str = "split",
+    class_column: str = "class",
+    split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    progress: bool = True,
+    crop: bool = True,
+    lazy: bool | None = None,
+) -> Dataset:
+    """Load the images named in a CSV (paths relative to ``root``) with their labels.
+
+    The CSV needs a header with ``filename_column``. An optional ``split_column`` holds
+    train/valid/test per row (otherwise a seeded random split with ``split_fractions``);
+    an optional ``class_column`` holds non-negative integer class ids. Every other column
+    is a binary attribute (0/1, -1/1 or true/false). Images are resized to ``size`` when
+    given (after a centred crop to ``size``'s aspect ratio unless ``crop=False``),
+    otherwise they must all have the same size.
+
+    ``lazy=True`` keeps only the file names and decodes a batch at a time when the images
+    are used (:class:`LazyImages`: the way to take thousands of 256–512 px images to a
+    diffusion VAE); ``None`` (default) is lazy when the decoded set would pass 256 MiB.
+    Without ``size``, a lazy set takes the first image's size and every other image must
+    match it.
+    """
+    hw = normalize_size(size)
+    filenames, labels, attr_cols, split, classes = read_labels_csv(
+        root, labels_csv, filename_column=filename_column, split_column=split_column, class_column=class_column,
+        split_fractions=split_fractions, seed=seed)
+    root = Path(root)
     paths = [root / f for f in filenames]
     if lazy is None or lazy:
         missing = next((p for p in paths if not p.is_file()), None)
@@ -121,7 +146,7 @@ def load_image_folder(
         images=images,
         labels=labels,
         label_names=attr_cols,
-        split=split if split is not None else random_split(len(filenames), split_fractions, seed),
+        split=split,
         classes=classes,
         name=f"folder:{root.name}",
         meta={"root": str(root), "labels_csv": str(labels_csv), "filenames": filenames},
