@@ -385,3 +385,16 @@ def test_cli_encode_ray(tmp_path, capsys, encoded, reference):
     assert main(["encode", "--model", "digits-vae", "--data", "mnist", "--output", str(tmp_path / "m"),
                  "--ray"]) == 1
     assert "--data mnist needs --data-root" in capsys.readouterr().err
+
+
+def test_manifests_nested_too_deeply_are_refused_naming_the_file(tmp_path) -> None:
+    """A store or index manifest from someone else goes through the library's one JSON
+    reader: deep nesting is a ValueError naming the file, not a RecursionError."""
+    from latentatlas.distributed import ShardedNeighborIndex, open_store
+
+    for name, opener in (("store", open_store), ("index", ShardedNeighborIndex.load)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "manifest.json").write_text("[" * 100000 + "]" * 100000)
+        with pytest.raises(ValueError, match=r"manifest\.json.*nested too deeply"):
+            opener(folder)

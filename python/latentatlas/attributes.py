@@ -228,13 +228,7 @@ def balance_weights(labels: Any, attrs: Sequence[Attr], *, label_names: Sequence
     counts = np.bincount(codes, minlength=1 << len(cols))
     cells: dict[tuple[int, ...], tuple[int, int]] = {}
     empties = [c for c in range(1 << len(cols)) if counts[c] == 0]
-    if empties:
-        described = ", ".join("(" + ", ".join(f"{names[col]}={(c >> i) & 1}" for i, col in enumerate(cols)) + ")"
-                              for c in empties)
-        if empty == "error":
-            raise ValueError(f"empty cell(s) {described}: cannot balance these attributes; "
-                             "pass empty='drop' to balance over the other cells")
-        warnings.warn(f"balancing without empty cell(s) {described}", RuntimeWarning, stacklevel=2)
+    refuse_or_warn_empty_cells(empties, names, cols, empty)
     M = int(counts.max())
     weights = np.zeros(y.shape[0], dtype=np.int64)
     for c in range(1 << len(cols)):
@@ -247,6 +241,20 @@ def balance_weights(labels: Any, attrs: Sequence[Attr], *, label_names: Sequence
         weights[idx[: M % idx.size]] += 1
         cells[key] = (int(idx.size), int(weights[idx].sum()))
     return weights, cells
+
+
+def refuse_or_warn_empty_cells(empties: Sequence[int], names: Sequence[str], cols: Sequence[int], empty: str) -> None:
+    """What balancing does with label cells that hold no rows (cell ``c``'s bit ``i`` is the
+    value of attribute ``cols[i]``): a ValueError naming them when ``empty == "error"``, else
+    a RuntimeWarning naming them (pointing at the caller of the balancing function)."""
+    if len(empties) == 0:
+        return
+    described = ", ".join("(" + ", ".join(f"{names[col]}={(c >> i) & 1}" for i, col in enumerate(cols)) + ")"
+                          for c in empties)
+    if empty == "error":
+        raise ValueError(f"empty cell(s) {described}: cannot balance these attributes; "
+                         "pass empty='drop' to balance over the other cells")
+    warnings.warn(f"balancing without empty cell(s) {described}", RuntimeWarning, stacklevel=3)
 
 
 def balanced(latents: Any, labels: Any, attrs: Sequence[Attr], *, label_names: Sequence[str] | None = None,

@@ -25,7 +25,7 @@ from .._files import atomic_open
 from ..neighbors import NeighborIndex
 from ..neighbors.exact import as_vectors
 from .encode import ensure_ray
-from .store import ShardedStore, sha256_file
+from .store import ShardedStore, load_manifest_json, sha256_file
 
 __all__ = ["ShardedNeighborIndex"]
 
@@ -114,10 +114,7 @@ class ShardedNeighborIndex:
         path = folder / _MANIFEST
         if not path.is_file():
             raise ValueError(f"{str(folder)!r} has no {_MANIFEST}: not a sharded neighbour index")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+        manifest = load_manifest_json(path)
         if not isinstance(manifest, dict) or manifest.get("kind") != _KIND or manifest.get("format") != _FORMAT:
             raise ValueError(f"{str(path)!r} is not a latentatlas sharded index manifest (format {_FORMAT})")
         indexes = []

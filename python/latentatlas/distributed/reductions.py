@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -169,13 +168,7 @@ def balanced(store: ShardedStore | str | os.PathLike[str], attrs: Sequence[Any],
     counts = np.array(_fan_out(store, cell_counts, cols))  # (shards, cells)
     totals = counts.sum(axis=0)
     empties = np.flatnonzero(totals == 0)
-    if empties.size:
-        described = ", ".join("(" + ", ".join(f"{names[col]}={(c >> i) & 1}" for i, col in enumerate(cols)) + ")"
-                              for c in empties)
-        if empty == "error":
-            raise ValueError(f"empty cell(s) {described}: cannot balance these attributes; "
-                             "pass empty='drop' to balance over the other cells")
-        warnings.warn(f"balancing without empty cell(s) {described}", RuntimeWarning, stacklevel=2)
+    attributes.refuse_or_warn_empty_cells(empties, names, cols, empty)
     before = _PerShard(list(np.cumsum(counts, axis=0) - counts))
     parts = _fan_out(store, balanced_sums, cols, before, totals, int(totals.max()))
     cell_sums = sum(p[0] for p in parts)  # (cells, D)

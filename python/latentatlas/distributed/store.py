@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import atomic_open
+from .._files import atomic_open, parse_json
 from ..data import LatentStore
 
 __all__ = ["MANIFEST", "ShardedStore", "open_store", "shard_store", "sha256_file", "shard_name", "write_manifest", "read_manifest"]
@@ -63,6 +63,17 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
     return path
 
 
+def load_manifest_json(path: Path) -> Any:
+    """A manifest file (a sharded store's or a sharded index's) parsed by the library's one
+    JSON reader (:func:`~latentatlas._files.parse_json`: nesting depth limited); any problem
+    is a ValueError naming the file."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    return parse_json(text, path)
+
+
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed manifest of a sharded store folder, checked for shape; ValueError naming
     the folder when it is missing, not JSON or not a latentatlas sharded store manifest."""
@@ -72,10 +83,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"sharded store {str(folder)!r} is not a folder")
     if not path.is_file():
         raise ValueError(f"{str(folder)!r} has no {MANIFEST}: not a sharded latent store")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    manifest = load_manifest_json(path)
     if not isinstance(manifest, dict) or manifest.get("kind") != _KIND:
         raise ValueError(f"{str(path)!r} is not a latentatlas sharded store manifest")
     if manifest.get("format") != _FORMAT:
